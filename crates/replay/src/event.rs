@@ -1,0 +1,267 @@
+//! The event log: JSON Lines, one event per line (`shared/spec/replay.md`).
+//!
+//! Parsing is the hot path of `openwaba replay`, so a line is first read into a borrowed
+//! struct (no allocation unless a string has escapes). Only when that fails is the line
+//! parsed again, slowly, to say which field is wrong: the message names the line and field.
+
+use openwaba_engine::{Instant, Outbound, TemplateCategory, WaId};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+
+/// One event of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// 1-based line number in the log.
+    pub line: u64,
+    pub at: Instant,
+    pub business: WaId,
+    pub user: WaId,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Inbound { referral: bool },
+    Send { id: String, message: Outbound, delivered: bool },
+    OptIn,
+    OptOut,
+    MarketingStop,
+    MarketingResume,
+}
+
+/// A line that cannot be used, with where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogError {
+    pub line: u64,
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.field {
+            Some(field) => write!(f, "line {}: field `{}`: {}", self.line, field, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+#[derive(Deserialize)]
+struct Raw<'a> {
+    #[serde(borrow)]
+    at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    business: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    category: Option<Cow<'a, str>>,
+    delivered: Option<bool>,
+    referral: Option<bool>,
+}
+
+const FIELDS: [(&str, &str); 9] = [
+    ("at", "string"),
+    ("event", "string"),
+    ("business", "string"),
+    ("user", "string"),
+    ("id", "string"),
+    ("kind", "string"),
+    ("category", "string"),
+    ("delivered", "boolean"),
+    ("referral", "boolean"),
+];
+
+/// Explains a line serde refused: not JSON, not an object, or which field has a wrong type.
+fn explain(line: u64, bytes: &[u8], err: serde_json::Error) -> LogError {
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return LogError {
+                line,
+                field: None,
+                message: format!("not valid JSON ({e})"),
+            }
+        }
+    };
+    let Some(obj) = value.as_object() else {
+        return LogError {
+            line,
+            field: None,
+            message: "expected a JSON object, one event per line".into(),
+        };
+    };
+    for (name, ty) in FIELDS {
+        let ok = match obj.get(name) {
+            None | Some(serde_json::Value::Null) => true,
+            Some(v) if ty == "string" => v.is_string(),
+            Some(v) => v.is_boolean(),
+        };
+        if !ok {
+            return LogError {
+                line,
+                field: Some(name),
+                message: format!("expected a {ty}, found {}", obj.get(name).map(|v| v.to_string()).unwrap_or_default()),
+            };
+        }
+    }
+    LogError {
+        line,
+        field: None,
+        message: format!("unusable event ({err})"),
+    }
+}
+
+fn required<'s>(line: u64, field: &'static str, v: &'s Option<Cow<'_, str>>) -> Result<&'s str, LogError> {
+    v.as_deref().ok_or_else(|| LogError {
+        line,
+        field: Some(field),
+        message: "missing".into(),
+    })
+}
+
+fn wa_id(line: u64, field: &'static str, v: &Option<Cow<'_, str>>) -> Result<WaId, LogError> {
+    WaId::parse(required(line, field, v)?).map_err(|e| LogError {
+        line,
+        field: Some(field),
+        message: e.to_string(),
+    })
+}
+
+/// Parses one line of the log.
+pub fn parse_event(line: u64, bytes: &[u8]) -> Result<Event, LogError> {
+    let raw: Raw<'_> = serde_json::from_slice(bytes).map_err(|e| explain(line, bytes, e))?;
+    let at_s = required(line, "at", &raw.at)?;
+    let at = Instant::parse_rfc3339(at_s).map_err(|e| LogError {
+        line,
+        field: Some("at"),
+        message: e.to_string(),
+    })?;
+    let event = required(line, "event", &raw.event)?;
+    let business = wa_id(line, "business", &raw.business)?;
+    let user = wa_id(line, "user", &raw.user)?;
+    let kind = match event {
+        "inbound" => EventKind::Inbound {
+            referral: raw.referral.unwrap_or(false),
+        },
+        "send" => {
+            let id = required(line, "id", &raw.id)?;
+            if id.is_empty() {
+                return Err(LogError {
+                    line,
+                    field: Some("id"),
+                    message: "must not be empty".into(),
+                });
+            }
+            let kind = required(line, "kind", &raw.kind)?;
+            let message = if kind == "template" {
+                let c = required(line, "category", &raw.category)?;
+                let cat: TemplateCategory = c.parse().map_err(|e: openwaba_engine::category::UnknownCategory| LogError {
+                    line,
+                    field: Some("category"),
+                    message: e.to_string(),
+                })?;
+                Outbound::Template(cat)
+            } else if kind.is_empty() {
+                return Err(LogError {
+                    line,
+                    field: Some("kind"),
+                    message: "must be `template` or a non-template type such as `text`".into(),
+                });
+            } else {
+                if raw.category.is_some() {
+                    return Err(LogError {
+                        line,
+                        field: Some("category"),
+                        message: format!("only templates have a category (kind is `{kind}`)"),
+                    });
+                }
+                Outbound::FreeForm
+            };
+            EventKind::Send {
+                id: id.to_owned(),
+                message,
+                delivered: raw.delivered.unwrap_or(true),
+            }
+        }
+        "opt_in" => EventKind::OptIn,
+        "opt_out" => EventKind::OptOut,
+        "marketing_stop" => EventKind::MarketingStop,
+        "marketing_resume" => EventKind::MarketingResume,
+        other => {
+            return Err(LogError {
+                line,
+                field: Some("event"),
+                message: format!("`{other}` is not an event (expected inbound, send, opt_in, opt_out, marketing_stop or marketing_resume)"),
+            })
+        }
+    };
+    Ok(Event {
+        line,
+        at,
+        business,
+        user,
+        kind,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(s: &str) -> String {
+        parse_event(7, s.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_every_event() {
+        let e = parse_event(1, br#"{"at":"2023-06-05T09:30:00Z","event":"send","business":"15550001111","user":"5511987650001","id":"m1","kind":"template","category":"marketing","delivered":false}"#).unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::Send {
+                id: "m1".into(),
+                message: Outbound::Template(TemplateCategory::Marketing),
+                delivered: false
+            }
+        );
+        let e = parse_event(2, br#"{"at":"2023-06-05T09:30:00Z","event":"inbound","business":"15550001111","user":"5511987650001","referral":true,"extra":{"x":[1,2]}}"#).unwrap();
+        assert_eq!(e.kind, EventKind::Inbound { referral: true });
+        let e = parse_event(3, br#"{"at":"2023-06-05T09:30:00Z","event":"send","business":"15550001111","user":"5511987650001","id":"m\"2","kind":"image"}"#).unwrap();
+        assert!(matches!(e.kind, EventKind::Send { ref id, message: Outbound::FreeForm, delivered: true } if id == "m\"2"));
+        for (ev, k) in [
+            ("opt_in", EventKind::OptIn),
+            ("opt_out", EventKind::OptOut),
+            ("marketing_stop", EventKind::MarketingStop),
+            ("marketing_resume", EventKind::MarketingResume),
+        ] {
+            let line = format!(r#"{{"at":"2023-06-05T09:30:00Z","event":"{ev}","business":"15550001111","user":"5511987650001"}}"#);
+            assert_eq!(parse_event(1, line.as_bytes()).unwrap().kind, k);
+        }
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let base = r#""at":"2023-06-05T09:30:00Z","business":"15550001111","user":"5511987650001""#;
+        assert!(err("not json").starts_with("line 7: not valid JSON"));
+        assert!(err("[1,2]").contains("expected a JSON object"));
+        assert!(err(&format!("{{{base}}}")).contains("field `event`: missing"));
+        assert!(err(&format!(r#"{{{base},"event":"call"}}"#)).contains("`call` is not an event"));
+        assert!(err(&format!(r#"{{{base},"event":"send","kind":"text"}}"#)).contains("field `id`: missing"));
+        assert!(err(&format!(r#"{{{base},"event":"send","id":"m","kind":"template"}}"#)).contains("field `category`: missing"));
+        assert!(err(&format!(r#"{{{base},"event":"send","id":"m","kind":"template","category":"promo"}}"#)).contains("field `category`: `promo` is not a template category"));
+        assert!(err(&format!(r#"{{{base},"event":"send","id":"m","kind":"text","delivered":"yes"}}"#)).contains("field `delivered`: expected a boolean"));
+        assert!(err(&format!(r#"{{{base},"event":"send","id":7,"kind":"text"}}"#)).contains("field `id`: expected a string"));
+        assert!(err(r#"{"at":"2023-06-05","event":"opt_in","business":"15550001111","user":"5511987650001"}"#).contains("field `at`"));
+        assert!(err(r#"{"at":"2023-06-05T09:30:00Z","event":"opt_in","business":"+15550001111","user":"5511987650001"}"#).contains("field `business`"));
+        assert!(err(r#"{"at":"2023-06-05T09:30:00Z","event":"opt_in","business":"15550001111","user":"55-11"}"#).contains("field `user`"));
+    }
+}
