@@ -72,7 +72,6 @@ impl Conversation {
 pub(crate) struct OpenConversation {
     pub id: ConversationId,
     pub category: Category,
-    pub opened_at: Instant,
     pub expires_at: Instant,
     pub version: PricingVersion,
     pub billable: bool,

@@ -23,6 +23,7 @@ use crate::wa_id::WaId;
 use crate::window::ServiceWindow;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 /// Which pricing version judges an event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -262,12 +263,9 @@ impl PairState {
         }
     }
 
+    /// The most recently opened conversation: ids are handed out in opening order.
     fn most_recent(&self) -> Option<OpenConversation> {
-        self.slots
-            .iter()
-            .flatten()
-            .max_by_key(|c| (c.opened_at, c.id))
-            .copied()
+        self.slots.iter().flatten().max_by_key(|c| c.id).copied()
     }
 }
 
@@ -281,12 +279,39 @@ fn authentication_international_start(market: &str) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(NaiveDate::MIN)
 }
 
-/// One WABA's rules engine.
+/// One WABA's rules engine: the WABA-wide state and every pair's state.
 pub struct Engine {
+    waba: Waba,
+    users: FxHashMap<WaId, UserState>,
+}
+
+/// Everything known of one user of the WABA: consent, and the state of each pair the user
+/// has with the WABA's numbers. Keyed by user so that a send costs one hash lookup (one
+/// likely cache miss) for both; most users talk to one number, kept inline.
+#[derive(Default)]
+struct UserState {
+    consent: Consent,
+    pairs: SmallVec<[(WaId, PairState); 1]>,
+}
+
+impl UserState {
+    fn pair(&mut self, markets: &MarketTable, business: WaId, user: WaId) -> &mut PairState {
+        let i = match self.pairs.iter().position(|(b, _)| *b == business) {
+            Some(i) => i,
+            None => {
+                self.pairs.push((business, PairState::new(markets, user)));
+                self.pairs.len() - 1
+            }
+        };
+        &mut self.pairs[i].1
+    }
+}
+
+/// Everything of the engine that is not per pair: settings, calendar, consent, counters.
+/// Kept apart from the pairs so that a send looks its pair up once and borrows both.
+struct Waba {
     cfg: EngineConfig,
     calendar: LocalCalendar,
-    pairs: FxHashMap<(WaId, WaId), PairState>,
-    consent: FxHashMap<WaId, Consent>,
     free_tier_used: FxHashMap<YearMonth, u32>,
     volume: FxHashMap<(YearMonth, MarketId, Category), u64>,
     auth_intl_start: Vec<NaiveDate>,
@@ -301,56 +326,52 @@ impl Engine {
             .map(|m| authentication_international_start(cfg.markets.name(m)))
             .collect();
         Engine {
-            calendar: LocalCalendar::new(cfg.zone),
-            next_conversation: cfg.conversation_seed,
-            cfg,
-            pairs: FxHashMap::default(),
-            consent: FxHashMap::default(),
-            free_tier_used: FxHashMap::default(),
-            volume: FxHashMap::default(),
-            auth_intl_start,
+            waba: Waba {
+                calendar: LocalCalendar::new(cfg.zone),
+                next_conversation: cfg.conversation_seed,
+                cfg,
+                free_tier_used: FxHashMap::default(),
+                volume: FxHashMap::default(),
+                auth_intl_start,
+            },
+            users: FxHashMap::default(),
         }
     }
 
     pub fn config(&self) -> &EngineConfig {
-        &self.cfg
+        &self.waba.cfg
     }
     pub fn markets(&self) -> &MarketTable {
-        &self.cfg.markets
+        &self.waba.cfg.markets
     }
     pub fn currency(&self) -> Currency {
-        self.cfg.rates.currency()
+        self.waba.cfg.rates.currency()
     }
 
     /// The version that judges an event at `at`.
     pub fn version_at(&mut self, at: Instant) -> PricingVersion {
-        match self.cfg.policy {
-            Policy::Fixed(v) => v,
-            Policy::Auto => PricingVersion::in_force_on(self.calendar.date(at)),
-        }
+        self.waba.version_at(at)
     }
 
     /// The WABA-local month of an instant.
     pub fn month_of(&mut self, at: Instant) -> YearMonth {
-        self.calendar.month(at)
+        self.waba.calendar.month(at)
     }
 
     /// Number of (business, user) pairs with state.
     pub fn pairs(&self) -> usize {
-        self.pairs.len()
-    }
-
-    fn pair(&mut self, business: WaId, user: WaId) -> &mut PairState {
-        let markets = &self.cfg.markets;
-        self.pairs
-            .entry((business, user))
-            .or_insert_with(|| PairState::new(markets, user))
+        self.users.values().map(|u| u.pairs.len()).sum()
     }
 
     /// The user wrote to the business. `referral`: from a click-to-WhatsApp ad or a Page
     /// call-to-action on a mobile client, which starts the free entry point's 24h deadline.
     pub fn inbound(&mut self, at: Instant, business: WaId, user: WaId, referral: bool) {
-        let p = self.pair(business, user);
+        let markets = &self.waba.cfg.markets;
+        let p = self
+            .users
+            .entry(user)
+            .or_default()
+            .pair(markets, business, user);
         p.expire(at);
         p.window.on_inbound(at);
         if referral {
@@ -359,26 +380,36 @@ impl Engine {
     }
 
     pub fn opt_in(&mut self, user: WaId) {
-        self.consent.entry(user).or_default().opted_in = true;
+        self.users.entry(user).or_default().consent.opted_in = true;
     }
     pub fn opt_out(&mut self, user: WaId) {
-        self.consent.entry(user).or_default().opted_in = false;
+        self.users.entry(user).or_default().consent.opted_in = false;
     }
     pub fn marketing_stop(&mut self, user: WaId) {
-        self.consent.entry(user).or_default().marketing_stopped = true;
+        self.users
+            .entry(user)
+            .or_default()
+            .consent
+            .marketing_stopped = true;
     }
     pub fn marketing_resume(&mut self, user: WaId) {
-        self.consent.entry(user).or_default().marketing_stopped = false;
+        self.users
+            .entry(user)
+            .or_default()
+            .consent
+            .marketing_stopped = false;
     }
     pub fn consent_of(&self, user: WaId) -> Consent {
-        self.consent.get(&user).copied().unwrap_or_default()
+        self.users.get(&user).map(|u| u.consent).unwrap_or_default()
     }
 
     /// Whether the service window of a pair is open at `at`.
     pub fn service_window_open(&self, at: Instant, business: WaId, user: WaId) -> bool {
-        self.pairs
-            .get(&(business, user))
-            .is_some_and(|p| p.window.is_open(at))
+        self.users.get(&user).is_some_and(|u| {
+            u.pairs
+                .iter()
+                .any(|(b, p)| *b == business && p.window.is_open(at))
+        })
     }
 
     /// Decides one send: accepted or not, which conversation, what price. The only error
@@ -391,16 +422,16 @@ impl Engine {
         message: Outbound,
         delivery: Delivery,
     ) -> Result<SendOutcome, RateError> {
-        let version = self.version_at(at);
-        let consent = self.consent_of(user);
-        let consent_mode = self.cfg.consent;
-        let p = self.pair(business, user);
+        let Engine { waba, users } = self;
+        let version = waba.version_at(at);
+        let u = users.entry(user).or_default();
+        let consent = u.consent;
+        let p = u.pair(&waba.cfg.markets, business, user);
         p.expire(at);
-        let market = p.market;
         let window_open = p.window.is_open(at);
         let mut outcome = SendOutcome {
             version,
-            market,
+            market: p.market,
             status: SendStatus::Delivered,
             conversation: None,
             pricing: None,
@@ -410,7 +441,7 @@ impl Engine {
 
         // Synchronous: opt-in, for templates that would initiate outside the window.
         if matches!(message, Outbound::Template(_)) && !window_open && !consent.opted_in {
-            match consent_mode {
+            match waba.cfg.consent {
                 ConsentMode::Enforce => {
                     outcome.status = SendStatus::Rejected(Rejection::NoOptIn);
                     return Ok(outcome);
@@ -445,26 +476,36 @@ impl Engine {
             return Ok(outcome);
         }
         if referral.is_some_and(|deadline| at < deadline) {
-            self.open_free_entry_point(&mut outcome, at, business, user, version);
+            waba.open_free_entry_point(p, &mut outcome, at, business, user);
             return Ok(outcome);
         }
 
         match version.model() {
-            PricingModel::Cbp => self.cbp_attach(&mut outcome, at, business, user, message, window_open)?,
+            PricingModel::Cbp => {
+                waba.cbp_attach(p, &mut outcome, at, business, user, message, window_open)?
+            }
             PricingModel::Pmp => {
                 // A CBP conversation that spans the switch keeps its terms.
-                let p = self.pair(business, user);
                 let joinable = match message {
                     Outbound::Template(c) => p.slots[c.category().slot()],
                     Outbound::FreeForm => p.most_recent(),
                 };
                 match joinable {
                     Some(c) => join(&mut outcome, &c),
-                    None => self.pmp_price(&mut outcome, at, message, window_open)?,
+                    None => waba.pmp_price(&mut outcome, at, message, window_open)?,
                 }
             }
         }
         Ok(outcome)
+    }
+}
+
+impl Waba {
+    fn version_at(&mut self, at: Instant) -> PricingVersion {
+        match self.cfg.policy {
+            Policy::Fixed(v) => v,
+            Policy::Auto => PricingVersion::in_force_on(self.calendar.date(at)),
+        }
     }
 
     fn new_conversation_id(&mut self) -> ConversationId {
@@ -475,24 +516,25 @@ impl Engine {
 
     fn open_free_entry_point(
         &mut self,
+        p: &mut PairState,
         outcome: &mut SendOutcome,
         at: Instant,
         business: WaId,
         user: WaId,
-        version: PricingVersion,
     ) {
+        let version = outcome.version;
         let id = self.new_conversation_id();
-        let expires_at = at.plus_hours(version.free_entry_point_hours()).ceil_to_minute();
+        let expires_at = at
+            .plus_hours(version.free_entry_point_hours())
+            .ceil_to_minute();
         let open = OpenConversation {
             id,
             category: Category::ReferralConversion,
-            opened_at: at,
             expires_at,
             version,
             billable: false,
             pricing_type: PricingType::FreeEntryPoint,
         };
-        let p = self.pair(business, user);
         // It closes every other open conversation of the pair; those already charged stay
         // charged (decision, rules.md §5).
         p.slots = [None; 6];
@@ -575,8 +617,10 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn cbp_attach(
         &mut self,
+        p: &mut PairState,
         outcome: &mut SendOutcome,
         at: Instant,
         business: WaId,
@@ -587,7 +631,6 @@ impl Engine {
         let version = outcome.version;
         let market = outcome.market;
         let category = if version.two_kinds() {
-            let p = self.pair(business, user);
             if let Some(c) = p.most_recent() {
                 join(outcome, &c);
                 return Ok(());
@@ -602,7 +645,6 @@ impl Engine {
                 Outbound::Template(c) => self.priced_category(c, version, market, at),
                 Outbound::FreeForm => Category::Service,
             };
-            let p = self.pair(business, user);
             let existing = match message {
                 Outbound::Template(_) => p.slots[category.slot()],
                 Outbound::FreeForm => p.most_recent(),
@@ -629,7 +671,11 @@ impl Engine {
             *self.free_tier_used.entry(month).or_default() += 1;
             (ConversationType::FreeTier, true, Some(Money::ZERO))
         } else {
-            (ConversationType::Regular, true, self.rate(version, market, category, 1)?)
+            (
+                ConversationType::Regular,
+                true,
+                self.rate(version, market, category, 1)?,
+            )
         };
         let id = self.new_conversation_id();
         let expires_at = at.plus_hours(24).ceil_to_minute();
@@ -649,13 +695,12 @@ impl Engine {
         let open = OpenConversation {
             id,
             category,
-            opened_at: at,
             expires_at,
             version,
             billable,
             pricing_type: conv.pricing_type(),
         };
-        self.pair(business, user).slots[category.slot()] = Some(open);
+        p.slots[category.slot()] = Some(open);
         outcome.conversation = Some(ConversationRef {
             id,
             category,

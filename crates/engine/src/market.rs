@@ -95,7 +95,9 @@ impl MarketTable {
             {
                 return Err(MarketError::Malformed {
                     line,
-                    what: format!("`{code}` is not a calling-code prefix (1 to {MAX_PREFIX} digits)"),
+                    what: format!(
+                        "`{code}` is not a calling-code prefix (1 to {MAX_PREFIX} digits)"
+                    ),
                 });
             }
             if name.is_empty() {
@@ -128,7 +130,10 @@ impl MarketTable {
     }
 
     pub fn name(&self, id: MarketId) -> &str {
-        self.names.get(id.index()).map(String::as_str).unwrap_or(OTHER)
+        self.names
+            .get(id.index())
+            .map(String::as_str)
+            .unwrap_or(OTHER)
     }
 
     pub fn by_name(&self, name: &str) -> Result<MarketId, MarketError> {
@@ -168,13 +173,12 @@ impl fmt::Display for MarketId {
 /// US territories), for the US marketing block of v2.2.
 const NON_US_NANP_AREA_CODES: &[u16] = &[
     // Canada
-    204, 226, 236, 249, 250, 257, 263, 289, 306, 343, 354, 365, 367, 368, 382, 387, 403, 416,
-    418, 428, 431, 437, 438, 450, 460, 468, 474, 506, 514, 519, 548, 579, 581, 584, 587, 600,
-    604, 613, 622, 639, 647, 672, 683, 705, 709, 742, 753, 778, 780, 782, 807, 819, 825, 867,
-    873, 879, 902, 905, 942,
-    // Caribbean and Atlantic countries
-    242, 246, 264, 268, 284, 345, 441, 473, 649, 658, 664, 721, 758, 767, 784, 809, 829, 849,
-    868, 869, 876,
+    204, 226, 236, 249, 250, 257, 263, 289, 306, 343, 354, 365, 367, 368, 382, 387, 403, 416, 418,
+    428, 431, 437, 438, 450, 460, 468, 474, 506, 514, 519, 548, 579, 581, 584, 587, 600, 604, 613,
+    622, 639, 647, 672, 683, 705, 709, 742, 753, 778, 780, 782, 807, 819, 825, 867, 873, 879, 902,
+    905, 942, // Caribbean and Atlantic countries
+    242, 246, 264, 268, 284, 345, 441, 473, 649, 658, 664, 721, 758, 767, 784, 809, 829, 849, 868,
+    869, 876,
 ];
 
 /// Whether a number is a US number: +1 with a US area code.
@@ -231,8 +235,8 @@ mod tests {
 
     #[test]
     fn malformed_tables_name_the_line() {
-        let e = MarketTable::from_csv("calling_code_prefix,market\n55,Brazil\n5x,Oops\n")
-            .unwrap_err();
+        let e =
+            MarketTable::from_csv("calling_code_prefix,market\n55,Brazil\n5x,Oops\n").unwrap_err();
         assert!(e.to_string().contains("line 3"), "{e}");
     }
 }

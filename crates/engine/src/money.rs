@@ -69,7 +69,9 @@ impl Sum for Money {
 pub struct Currency([u8; 3]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a currency (expected an ISO 4217 code such as USD, INR, EUR, or Meta's `$US`)")]
+#[error(
+    "`{0}` is not a currency (expected an ISO 4217 code such as USD, INR, EUR, or Meta's `$US`)"
+)]
 pub struct CurrencyError(pub String);
 
 impl Currency {

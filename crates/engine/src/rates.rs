@@ -108,7 +108,10 @@ impl RateCard {
                 // Meta's files start with a title and notes; the header starts with Market.
                 if cells[0].eq_ignore_ascii_case("market") {
                     if cells.len() < 3 || !cells[1].eq_ignore_ascii_case("currency") {
-                        return Err(bad(line, "the header must be `Market,Currency,<category>,…`".into()));
+                        return Err(bad(
+                            line,
+                            "the header must be `Market,Currency,<category>,…`".into(),
+                        ));
                     }
                     let mut cs = vec![None, None];
                     for c in &cells[2..] {
@@ -135,7 +138,9 @@ impl RateCard {
                 Some(c) if c != cur => {
                     return Err(bad(
                         line,
-                        format!("currency {cur} differs from the card's {c}: one card, one currency"),
+                        format!(
+                            "currency {cur} differs from the card's {c}: one card, one currency"
+                        ),
                     ))
                 }
                 _ => currency = Some(cur),
@@ -146,9 +151,8 @@ impl RateCard {
                 if v.is_empty() || v.eq_ignore_ascii_case("n/a") || v == "-" {
                     continue;
                 }
-                let m = Money::parse(v).map_err(|e| {
-                    bad(line, format!("{} for {}: {e}", cat, &cells[0]))
-                })?;
+                let m = Money::parse(v)
+                    .map_err(|e| bad(line, format!("{} for {}: {e}", cat, &cells[0])))?;
                 card.rates[market.index()][cat.index()] = Some(m);
             }
         }
@@ -179,19 +183,38 @@ impl RateCard {
             }
             let cells = split_csv(raw);
             if cells.len() != 4 {
-                return Err(bad(line, "expected `Market,Category,Volume-From,Rate`".into()));
+                return Err(bad(
+                    line,
+                    "expected `Market,Category,Volume-From,Rate`".into(),
+                ));
             }
             let market = markets
                 .by_name(&cells[0])
                 .map_err(|e| bad(line, e.to_string()))?;
             let cat = column_category(&cells[1])
-                .filter(|c| matches!(c, Category::Utility | Category::Authentication | Category::AuthenticationInternational))
-                .ok_or_else(|| bad(line, format!("`{}` has no volume tiers (only utility and authentication do)", cells[1])))?;
-            let from: u64 = cells[2]
-                .parse()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| bad(line, format!("`{}` is not a message count (1 or more)", cells[2])))?;
+                .filter(|c| {
+                    matches!(
+                        c,
+                        Category::Utility
+                            | Category::Authentication
+                            | Category::AuthenticationInternational
+                    )
+                })
+                .ok_or_else(|| {
+                    bad(
+                        line,
+                        format!(
+                            "`{}` has no volume tiers (only utility and authentication do)",
+                            cells[1]
+                        ),
+                    )
+                })?;
+            let from: u64 = cells[2].parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                bad(
+                    line,
+                    format!("`{}` is not a message count (1 or more)", cells[2]),
+                )
+            })?;
             let rate = Money::parse(&cells[3]).map_err(|e| bad(line, e.to_string()))?;
             let v = self.tiers.entry((market, cat)).or_default();
             v.push((from, rate));
@@ -284,7 +307,12 @@ mod tests {
         let text = "Cost per conversation in USD, effective June 1, 2023\nNote: whatever, with commas\n\nMarket,Currency,Marketing,Utility,Authentication,Authentication-International,Service\nIndonesia,$US,0.0411,0.0200,0.0300,0.1360,0.0190\n\"Rest of Central & Eastern Europe\",$US,0.0860,0.0212,0.0212,n/a,0\n";
         let c = RateCard::from_csv("t", text, &m).unwrap();
         let id = m.by_name("Indonesia").unwrap();
-        assert_eq!(c.rate(id, Category::AuthenticationInternational).unwrap().to_string(), "0.136");
+        assert_eq!(
+            c.rate(id, Category::AuthenticationInternational)
+                .unwrap()
+                .to_string(),
+            "0.136"
+        );
         let ce = m.by_name("Rest of Central & Eastern Europe").unwrap();
         assert_eq!(c.rate(ce, Category::AuthenticationInternational), None);
         assert_eq!(c.rate(ce, Category::Service).unwrap(), Money::ZERO);
@@ -297,16 +325,25 @@ mod tests {
         let b = RateBook::builtin(&m).unwrap();
         let br = m.by_name("Brazil").unwrap();
         assert_eq!(
-            b.card_for(PricingVersion::V1).rate(br, Category::Marketing).unwrap().to_string(),
+            b.card_for(PricingVersion::V1)
+                .rate(br, Category::Marketing)
+                .unwrap()
+                .to_string(),
             "0.0625"
         );
         assert_eq!(
-            b.card_for(PricingVersion::V0).rate(br, Category::BusinessInitiated).unwrap().to_string(),
+            b.card_for(PricingVersion::V0)
+                .rate(br, Category::BusinessInitiated)
+                .unwrap()
+                .to_string(),
             "0.05"
         );
         let na = m.by_name("North America").unwrap();
         assert_eq!(
-            b.card_for(PricingVersion::V3).rate(na, Category::Utility).unwrap().to_string(),
+            b.card_for(PricingVersion::V3)
+                .rate(na, Category::Utility)
+                .unwrap()
+                .to_string(),
             "0.0034"
         );
     }
@@ -321,10 +358,19 @@ mod tests {
         )
         .unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("card.csv") && s.contains("line 2") && s.contains("marketing"), "{s}");
-        let e = RateCard::from_csv("c", "Market,Currency,Marketing\nAtlantis,$US,1\n", &m).unwrap_err();
+        assert!(
+            s.contains("card.csv") && s.contains("line 2") && s.contains("marketing"),
+            "{s}"
+        );
+        let e =
+            RateCard::from_csv("c", "Market,Currency,Marketing\nAtlantis,$US,1\n", &m).unwrap_err();
         assert!(e.to_string().contains("Atlantis"));
-        let e = RateCard::from_csv("c", "Market,Currency,Marketing\nBrazil,$US,1\nIndia,INR,1\n", &m).unwrap_err();
+        let e = RateCard::from_csv(
+            "c",
+            "Market,Currency,Marketing\nBrazil,$US,1\nIndia,INR,1\n",
+            &m,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("line 3"));
         let e = RateCard::from_csv("c", "Market,Currency,Promo\n", &m).unwrap_err();
         assert!(e.to_string().contains("Promo"));
@@ -336,13 +382,24 @@ mod tests {
         let m = MarketTable::builtin();
         let c = RateCard::from_csv("c", "Market,Currency,Utility\nIndia,INR,0.10\n", &m)
             .unwrap()
-            .with_tiers_csv("t", "Market,Category,Volume-From,Rate\nIndia,Utility,3,0.08\nIndia,Utility,5,0.05\n", &m)
+            .with_tiers_csv(
+                "t",
+                "Market,Category,Volume-From,Rate\nIndia,Utility,3,0.08\nIndia,Utility,5,0.05\n",
+                &m,
+            )
             .unwrap();
         let india = m.by_name("India").unwrap();
         let rates: Vec<String> = (1..=6)
-            .map(|n| c.tiered_rate(india, Category::Utility, n).unwrap().to_string())
+            .map(|n| {
+                c.tiered_rate(india, Category::Utility, n)
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(rates, ["0.1", "0.1", "0.08", "0.08", "0.05", "0.05"]);
-        assert!(c.clone().with_tiers_csv("t", "India,Marketing,1,0.1\n", &m).is_err());
+        assert!(c
+            .clone()
+            .with_tiers_csv("t", "India,Marketing,1,0.1\n", &m)
+            .is_err());
     }
 }

@@ -114,8 +114,7 @@ fn parse_rfc3339(b: &[u8]) -> Option<Instant> {
     let h = digits(b, 11, 2)?;
     let mi = digits(b, 14, 2)?;
     let s = digits(b, 17, 2)?;
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59
-    {
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
     let mut i = 19;

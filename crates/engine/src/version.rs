@@ -160,15 +160,42 @@ mod tests {
 
     #[test]
     fn versions_switch_on_their_first_day() {
-        assert_eq!(PricingVersion::in_force_on(d(2023, 5, 31)), PricingVersion::V0);
-        assert_eq!(PricingVersion::in_force_on(d(2023, 6, 1)), PricingVersion::V1);
-        assert_eq!(PricingVersion::in_force_on(d(2024, 6, 1)), PricingVersion::V1_1);
-        assert_eq!(PricingVersion::in_force_on(d(2024, 10, 31)), PricingVersion::V1_1);
-        assert_eq!(PricingVersion::in_force_on(d(2024, 11, 1)), PricingVersion::V2);
-        assert_eq!(PricingVersion::in_force_on(d(2025, 4, 1)), PricingVersion::V2_2);
-        assert_eq!(PricingVersion::in_force_on(d(2025, 6, 30)), PricingVersion::V2_2);
-        assert_eq!(PricingVersion::in_force_on(d(2025, 7, 1)), PricingVersion::V3);
-        assert_eq!(PricingVersion::in_force_on(d(2020, 1, 1)), PricingVersion::V0);
+        assert_eq!(
+            PricingVersion::in_force_on(d(2023, 5, 31)),
+            PricingVersion::V0
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2023, 6, 1)),
+            PricingVersion::V1
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2024, 6, 1)),
+            PricingVersion::V1_1
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2024, 10, 31)),
+            PricingVersion::V1_1
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2024, 11, 1)),
+            PricingVersion::V2
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2025, 4, 1)),
+            PricingVersion::V2_2
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2025, 6, 30)),
+            PricingVersion::V2_2
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2025, 7, 1)),
+            PricingVersion::V3
+        );
+        assert_eq!(
+            PricingVersion::in_force_on(d(2020, 1, 1)),
+            PricingVersion::V0
+        );
     }
 
     #[test]
@@ -176,6 +203,10 @@ mod tests {
         for v in PricingVersion::ALL {
             assert_eq!(v.as_str().parse::<PricingVersion>().unwrap(), v);
         }
-        assert!("v4".parse::<PricingVersion>().unwrap_err().to_string().contains("v4"));
+        assert!("v4"
+            .parse::<PricingVersion>()
+            .unwrap_err()
+            .to_string()
+            .contains("v4"));
     }
 }

@@ -7,12 +7,16 @@ use openwaba_engine::{
 };
 use openwaba_replay::{gen, report, Format, ReplayError};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "openwaba", version, about = "A self-hosted implementation of the WhatsApp Business Platform's business-messaging model")]
+#[command(
+    name = "openwaba",
+    version,
+    about = "A self-hosted implementation of the WhatsApp Business Platform's business-messaging model"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,7 +118,8 @@ fn main() -> ExitCode {
 }
 
 fn read_file(path: &PathBuf, what: &str) -> Result<String, Usage> {
-    std::fs::read_to_string(path).map_err(|e| Usage(format!("cannot read {what} {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| Usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 fn engine_config(a: &ReplayArgs) -> Result<EngineConfig, Usage> {
@@ -127,7 +132,11 @@ fn engine_config(a: &ReplayArgs) -> Result<EngineConfig, Usage> {
                 .map_err(|e| Usage(e.to_string()))?;
             if let Some(t) = &a.tiers {
                 card = card
-                    .with_tiers_csv(&t.display().to_string(), &read_file(t, "volume tiers")?, &markets)
+                    .with_tiers_csv(
+                        &t.display().to_string(),
+                        &read_file(t, "volume tiers")?,
+                        &markets,
+                    )
                     .map_err(|e| Usage(e.to_string()))?;
             }
             RateBook::Single(card)
@@ -145,40 +154,50 @@ fn engine_config(a: &ReplayArgs) -> Result<EngineConfig, Usage> {
     Ok(EngineConfig {
         zone: TimeZoneId::parse(&a.timezone).map_err(|e| Usage(format!("--timezone: {e}")))?,
         policy,
-        consent: a.consent.parse::<ConsentMode>().map_err(|e| Usage(format!("--consent: {e}")))?,
+        consent: a
+            .consent
+            .parse::<ConsentMode>()
+            .map_err(|e| Usage(format!("--consent: {e}")))?,
         markets,
         rates,
-        missing_rates: if a.allow_missing_rates { MissingRates::Allow } else { MissingRates::Fail },
+        missing_rates: if a.allow_missing_rates {
+            MissingRates::Allow
+        } else {
+            MissingRates::Fail
+        },
         authentication_international: a.authentication_international,
         conversation_seed: 1,
     })
 }
 
 /// The log, with a progress bar on a terminal (nothing when stderr is piped).
-fn open_input(path: &PathBuf) -> Result<(Box<dyn BufRead>, Option<indicatif::ProgressBar>), Usage> {
+fn open_input(path: &PathBuf) -> Result<(Box<dyn Read>, Option<indicatif::ProgressBar>), Usage> {
     let (reader, len): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(io::stdin().lock()), None)
     } else {
-        let f = File::open(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
+        let f =
+            File::open(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
         let len = f.metadata().ok().map(|m| m.len());
         (Box::new(f), len)
     };
     if !io::stderr().is_terminal() {
-        return Ok((Box::new(BufReader::with_capacity(1 << 20, reader)), None));
+        return Ok((reader, None));
     }
     let bar = match len {
         Some(n) => {
             let b = indicatif::ProgressBar::new(n);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} replay {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} replay {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             b
         }
         None => indicatif::ProgressBar::new_spinner(),
     };
     let wrapped = bar.wrap_read(reader);
-    Ok((Box::new(BufReader::with_capacity(1 << 20, wrapped)), Some(bar)))
+    Ok((Box::new(wrapped), Some(bar)))
 }
 
 fn replay_error(e: ReplayError) -> Usage {
@@ -230,7 +249,8 @@ fn run_replay(a: ReplayArgs) -> Result<(), Usage> {
 }
 
 fn run_gen(a: GenArgs) -> Result<(), Usage> {
-    let start = openwaba_engine::Instant::parse_rfc3339(&a.start).map_err(|e| Usage(format!("--start: {e}")))?;
+    let start = openwaba_engine::Instant::parse_rfc3339(&a.start)
+        .map_err(|e| Usage(format!("--start: {e}")))?;
     let opts = gen::GenOptions {
         events: a.events,
         users: a.users,
@@ -241,7 +261,8 @@ fn run_gen(a: GenArgs) -> Result<(), Usage> {
     };
     match &a.output {
         Some(p) => {
-            let f = File::create(p).map_err(|e| Usage(format!("cannot write {}: {e}", p.display())))?;
+            let f =
+                File::create(p).map_err(|e| Usage(format!("cannot write {}: {e}", p.display())))?;
             gen::generate(&opts, f)?;
         }
         None => match gen::generate(&opts, io::stdout().lock()) {

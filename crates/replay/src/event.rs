@@ -11,23 +11,39 @@ use std::fmt;
 
 /// One event of the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
+pub struct Event<'a> {
     /// 1-based line number in the log.
     pub line: u64,
     pub at: Instant,
     pub business: WaId,
     pub user: WaId,
-    pub kind: EventKind,
+    pub kind: EventKind<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    Inbound { referral: bool },
-    Send { id: String, message: Outbound, delivered: bool },
+pub enum EventKind<'a> {
+    Inbound {
+        referral: bool,
+    },
+    Send {
+        id: Cow<'a, str>,
+        message: Outbound,
+        delivered: bool,
+    },
     OptIn,
     OptOut,
     MarketingStop,
     MarketingResume,
+}
+
+impl Event<'_> {
+    /// The message id of a send (empty for other events).
+    pub fn send_id(&self) -> &str {
+        match &self.kind {
+            EventKind::Send { id, .. } => id,
+            _ => "",
+        }
+    }
 }
 
 /// A line that cannot be used, with where and why.
@@ -49,22 +65,52 @@ impl fmt::Display for LogError {
 
 impl std::error::Error for LogError {}
 
-#[derive(Deserialize)]
+/// A string field that borrows from the line unless it has escapes. (serde's own
+/// `Option<Cow<str>>` always allocates, which cost a third of the replay's time.)
+#[derive(Debug, PartialEq)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize, Default, Debug, PartialEq)]
 struct Raw<'a> {
     #[serde(borrow)]
-    at: Option<Cow<'a, str>>,
+    at: Option<Text<'a>>,
     #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
+    event: Option<Text<'a>>,
     #[serde(borrow)]
-    business: Option<Cow<'a, str>>,
+    business: Option<Text<'a>>,
     #[serde(borrow)]
-    user: Option<Cow<'a, str>>,
+    user: Option<Text<'a>>,
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Text<'a>>,
     #[serde(borrow)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Text<'a>>,
     #[serde(borrow)]
-    category: Option<Cow<'a, str>>,
+    category: Option<Text<'a>>,
     delivered: Option<bool>,
     referral: Option<bool>,
 }
@@ -110,7 +156,10 @@ fn explain(line: u64, bytes: &[u8], err: serde_json::Error) -> LogError {
             return LogError {
                 line,
                 field: Some(name),
-                message: format!("expected a {ty}, found {}", obj.get(name).map(|v| v.to_string()).unwrap_or_default()),
+                message: format!(
+                    "expected a {ty}, found {}",
+                    obj.get(name).map(|v| v.to_string()).unwrap_or_default()
+                ),
             };
         }
     }
@@ -121,15 +170,19 @@ fn explain(line: u64, bytes: &[u8], err: serde_json::Error) -> LogError {
     }
 }
 
-fn required<'s>(line: u64, field: &'static str, v: &'s Option<Cow<'_, str>>) -> Result<&'s str, LogError> {
-    v.as_deref().ok_or_else(|| LogError {
+fn required<'s>(
+    line: u64,
+    field: &'static str,
+    v: &'s Option<Text<'_>>,
+) -> Result<&'s str, LogError> {
+    v.as_ref().map(|t| t.0.as_ref()).ok_or_else(|| LogError {
         line,
         field: Some(field),
         message: "missing".into(),
     })
 }
 
-fn wa_id(line: u64, field: &'static str, v: &Option<Cow<'_, str>>) -> Result<WaId, LogError> {
+fn wa_id(line: u64, field: &'static str, v: &Option<Text<'_>>) -> Result<WaId, LogError> {
     WaId::parse(required(line, field, v)?).map_err(|e| LogError {
         line,
         field: Some(field),
@@ -137,9 +190,123 @@ fn wa_id(line: u64, field: &'static str, v: &Option<Cow<'_, str>>) -> Result<WaI
     })
 }
 
+const KNOWN: [&[u8]; 9] = [
+    b"at",
+    b"event",
+    b"business",
+    b"user",
+    b"id",
+    b"kind",
+    b"category",
+    b"delivered",
+    b"referral",
+];
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The fast path: a flat JSON object whose values are strings without escapes or control
+/// characters, booleans or null. Anything else (escapes, numbers, nested values, duplicate
+/// keys, any syntax error) returns `None` and the line goes to serde_json, so the fast path
+/// accepts a subset of what serde accepts and reads it the same way (a property test holds
+/// it to that).
+fn scan_flat(b: &[u8]) -> Option<Raw<'_>> {
+    let mut raw = Raw::default();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (skip_ws(b, i + 1) == b.len()).then_some(raw);
+    }
+    loop {
+        // Key.
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let ks = i + 1;
+        let ke = ks + b[ks..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        if b[ke] != b'"' {
+            return None;
+        }
+        let key = &b[ks..ke];
+        i = skip_ws(b, ke + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        // Value.
+        enum V<'a> {
+            S(&'a str),
+            B(bool),
+            Null,
+        }
+        let v = match *b.get(i)? {
+            b'"' => {
+                let vs = i + 1;
+                let ve = vs
+                    + b[vs..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+                if b[ve] != b'"' {
+                    return None;
+                }
+                i = ve + 1;
+                V::S(std::str::from_utf8(&b[vs..ve]).ok()?)
+            }
+            b't' if b[i..].starts_with(b"true") => {
+                i += 4;
+                V::B(true)
+            }
+            b'f' if b[i..].starts_with(b"false") => {
+                i += 5;
+                V::B(false)
+            }
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                V::Null
+            }
+            _ => return None,
+        };
+        match (key, v) {
+            // An unknown key is ignored whatever its value.
+            (k, _) if !KNOWN.contains(&k) => {}
+            (b"at", V::S(s)) if raw.at.is_none() => raw.at = Some(Text(Cow::Borrowed(s))),
+            (b"event", V::S(s)) if raw.event.is_none() => raw.event = Some(Text(Cow::Borrowed(s))),
+            (b"business", V::S(s)) if raw.business.is_none() => {
+                raw.business = Some(Text(Cow::Borrowed(s)))
+            }
+            (b"user", V::S(s)) if raw.user.is_none() => raw.user = Some(Text(Cow::Borrowed(s))),
+            (b"id", V::S(s)) if raw.id.is_none() => raw.id = Some(Text(Cow::Borrowed(s))),
+            (b"kind", V::S(s)) if raw.kind.is_none() => raw.kind = Some(Text(Cow::Borrowed(s))),
+            (b"category", V::S(s)) if raw.category.is_none() => {
+                raw.category = Some(Text(Cow::Borrowed(s)))
+            }
+            (b"delivered", V::B(x)) if raw.delivered.is_none() => raw.delivered = Some(x),
+            (b"referral", V::B(x)) if raw.referral.is_none() => raw.referral = Some(x),
+            // A known key repeated, null or of the wrong type: serde decides.
+            _ => return None,
+        }
+        i = skip_ws(b, i);
+        match b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b'}' => return (skip_ws(b, i + 1) == b.len()).then_some(raw),
+            _ => return None,
+        }
+    }
+}
+
 /// Parses one line of the log.
-pub fn parse_event(line: u64, bytes: &[u8]) -> Result<Event, LogError> {
-    let raw: Raw<'_> = serde_json::from_slice(bytes).map_err(|e| explain(line, bytes, e))?;
+pub fn parse_event(line: u64, bytes: &[u8]) -> Result<Event<'_>, LogError> {
+    let mut raw: Raw<'_> = match scan_flat(bytes) {
+        Some(r) => r,
+        None => serde_json::from_slice(bytes).map_err(|e| explain(line, bytes, e))?,
+    };
     let at_s = required(line, "at", &raw.at)?;
     let at = Instant::parse_rfc3339(at_s).map_err(|e| LogError {
         line,
@@ -187,8 +354,9 @@ pub fn parse_event(line: u64, bytes: &[u8]) -> Result<Event, LogError> {
                 }
                 Outbound::FreeForm
             };
+            let id = raw.id.take().map(|t| t.0).unwrap_or_default();
             EventKind::Send {
-                id: id.to_owned(),
+                id,
                 message,
                 delivered: raw.delivered.unwrap_or(true),
             }
@@ -236,14 +404,18 @@ mod tests {
         let e = parse_event(2, br#"{"at":"2023-06-05T09:30:00Z","event":"inbound","business":"15550001111","user":"5511987650001","referral":true,"extra":{"x":[1,2]}}"#).unwrap();
         assert_eq!(e.kind, EventKind::Inbound { referral: true });
         let e = parse_event(3, br#"{"at":"2023-06-05T09:30:00Z","event":"send","business":"15550001111","user":"5511987650001","id":"m\"2","kind":"image"}"#).unwrap();
-        assert!(matches!(e.kind, EventKind::Send { ref id, message: Outbound::FreeForm, delivered: true } if id == "m\"2"));
+        assert!(
+            matches!(e.kind, EventKind::Send { ref id, message: Outbound::FreeForm, delivered: true } if id == "m\"2")
+        );
         for (ev, k) in [
             ("opt_in", EventKind::OptIn),
             ("opt_out", EventKind::OptOut),
             ("marketing_stop", EventKind::MarketingStop),
             ("marketing_resume", EventKind::MarketingResume),
         ] {
-            let line = format!(r#"{{"at":"2023-06-05T09:30:00Z","event":"{ev}","business":"15550001111","user":"5511987650001"}}"#);
+            let line = format!(
+                r#"{{"at":"2023-06-05T09:30:00Z","event":"{ev}","business":"15550001111","user":"5511987650001"}}"#
+            );
             assert_eq!(parse_event(1, line.as_bytes()).unwrap().kind, k);
         }
     }
@@ -255,11 +427,24 @@ mod tests {
         assert!(err("[1,2]").contains("expected a JSON object"));
         assert!(err(&format!("{{{base}}}")).contains("field `event`: missing"));
         assert!(err(&format!(r#"{{{base},"event":"call"}}"#)).contains("`call` is not an event"));
-        assert!(err(&format!(r#"{{{base},"event":"send","kind":"text"}}"#)).contains("field `id`: missing"));
-        assert!(err(&format!(r#"{{{base},"event":"send","id":"m","kind":"template"}}"#)).contains("field `category`: missing"));
-        assert!(err(&format!(r#"{{{base},"event":"send","id":"m","kind":"template","category":"promo"}}"#)).contains("field `category`: `promo` is not a template category"));
-        assert!(err(&format!(r#"{{{base},"event":"send","id":"m","kind":"text","delivered":"yes"}}"#)).contains("field `delivered`: expected a boolean"));
-        assert!(err(&format!(r#"{{{base},"event":"send","id":7,"kind":"text"}}"#)).contains("field `id`: expected a string"));
+        assert!(err(&format!(r#"{{{base},"event":"send","kind":"text"}}"#))
+            .contains("field `id`: missing"));
+        assert!(err(&format!(
+            r#"{{{base},"event":"send","id":"m","kind":"template"}}"#
+        ))
+        .contains("field `category`: missing"));
+        assert!(err(&format!(
+            r#"{{{base},"event":"send","id":"m","kind":"template","category":"promo"}}"#
+        ))
+        .contains("field `category`: `promo` is not a template category"));
+        assert!(err(&format!(
+            r#"{{{base},"event":"send","id":"m","kind":"text","delivered":"yes"}}"#
+        ))
+        .contains("field `delivered`: expected a boolean"));
+        assert!(err(&format!(
+            r#"{{{base},"event":"send","id":7,"kind":"text"}}"#
+        ))
+        .contains("field `id`: expected a string"));
         assert!(err(r#"{"at":"2023-06-05","event":"opt_in","business":"15550001111","user":"5511987650001"}"#).contains("field `at`"));
         assert!(err(r#"{"at":"2023-06-05T09:30:00Z","event":"opt_in","business":"+15550001111","user":"5511987650001"}"#).contains("field `business`"));
         assert!(err(r#"{"at":"2023-06-05T09:30:00Z","event":"opt_in","business":"15550001111","user":"55-11"}"#).contains("field `user`"));

@@ -62,14 +62,14 @@ impl Default for GenOptions {
 }
 
 const PREFIXES: [(&str, u64); 8] = [
-    ("5511", 9),   // Brazil
-    ("9198", 8),   // India
-    ("4915", 9),   // Germany
-    ("1212", 7),   // United States
-    ("1416", 7),   // Canada
-    ("6281", 9),   // Indonesia
-    ("5491", 8),   // Argentina
-    ("4477", 8),   // United Kingdom
+    ("5511", 9), // Brazil
+    ("9198", 8), // India
+    ("4915", 9), // Germany
+    ("1212", 7), // United States
+    ("1416", 7), // Canada
+    ("6281", 9), // Indonesia
+    ("5491", 8), // Argentina
+    ("4477", 8), // United Kingdom
 ];
 
 fn user_number(i: u64) -> String {
@@ -94,31 +94,55 @@ pub fn generate<W: Write>(opts: &GenOptions, out: W) -> io::Result<()> {
     let mut msg: u64 = 0;
     let mut line = String::with_capacity(256);
     for i in 0..opts.events {
-        at_s = opts.start + ((u128::from(i) * span_ms / u128::from(opts.events.max(1))) / 1000) as i64;
+        at_s =
+            opts.start + ((u128::from(i) * span_ms / u128::from(opts.events.max(1))) / 1000) as i64;
         let u = rng.below(users);
         let user = user_number(u);
-        let business = format!("1555000{:04}", rng.below(opts.businesses.max(1)));
+        // A user mostly talks to one of the WABA's numbers.
+        let business = format!("1555000{:04}", u % opts.businesses.max(1));
         let ts = rfc3339(at_s);
         let window_open = last_inbound[u as usize] > at_s - 86_400;
         line.clear();
         let roll = rng.below(100);
         use std::fmt::Write as _;
-        if !opted[u as usize] && roll < 30 {
+        if !opted[u as usize] && roll < 60 {
             opted[u as usize] = true;
-            let _ = write!(line, r#"{{"at":"{ts}","event":"opt_in","business":"{business}","user":"{user}"}}"#);
+            let _ = write!(
+                line,
+                r#"{{"at":"{ts}","event":"opt_in","business":"{business}","user":"{user}"}}"#
+            );
         } else if roll < 2 {
-            let ev = ["marketing_stop", "marketing_resume", "opt_out", "marketing_resume"][rng.below(4) as usize];
+            let ev = [
+                "marketing_stop",
+                "marketing_resume",
+                "opt_out",
+                "marketing_resume",
+            ][rng.below(4) as usize];
             if ev == "opt_out" {
                 opted[u as usize] = false;
             }
-            let _ = write!(line, r#"{{"at":"{ts}","event":"{ev}","business":"{business}","user":"{user}"}}"#);
+            let _ = write!(
+                line,
+                r#"{{"at":"{ts}","event":"{ev}","business":"{business}","user":"{user}"}}"#
+            );
         } else if roll < 30 {
             last_inbound[u as usize] = at_s;
-            let referral = if rng.chance(5) { r#","referral":true"# } else { "" };
-            let _ = write!(line, r#"{{"at":"{ts}","event":"inbound","business":"{business}","user":"{user}"{referral}}}"#);
+            let referral = if rng.chance(5) {
+                r#","referral":true"#
+            } else {
+                ""
+            };
+            let _ = write!(
+                line,
+                r#"{{"at":"{ts}","event":"inbound","business":"{business}","user":"{user}"{referral}}}"#
+            );
         } else {
             msg += 1;
-            let delivered = if rng.chance(1) { r#","delivered":false"# } else { "" };
+            let delivered = if rng.chance(1) {
+                r#","delivered":false"#
+            } else {
+                ""
+            };
             let template = !window_open || rng.chance(25);
             if template {
                 let cat = match rng.below(10) {
@@ -126,10 +150,17 @@ pub fn generate<W: Write>(opts: &GenOptions, out: W) -> io::Result<()> {
                     4..=7 => "utility",
                     _ => "authentication",
                 };
-                let _ = write!(line, r#"{{"at":"{ts}","event":"send","business":"{business}","user":"{user}","id":"wamid.{msg}","kind":"template","category":"{cat}"{delivered}}}"#);
+                let _ = write!(
+                    line,
+                    r#"{{"at":"{ts}","event":"send","business":"{business}","user":"{user}","id":"wamid.{msg}","kind":"template","category":"{cat}"{delivered}}}"#
+                );
             } else {
-                let kind = ["text", "text", "image", "interactive", "document"][rng.below(5) as usize];
-                let _ = write!(line, r#"{{"at":"{ts}","event":"send","business":"{business}","user":"{user}","id":"wamid.{msg}","kind":"{kind}"{delivered}}}"#);
+                let kind =
+                    ["text", "text", "image", "interactive", "document"][rng.below(5) as usize];
+                let _ = write!(
+                    line,
+                    r#"{{"at":"{ts}","event":"send","business":"{business}","user":"{user}","id":"wamid.{msg}","kind":"{kind}"{delivered}}}"#
+                );
             }
         }
         line.push('\n');

@@ -5,10 +5,9 @@
 //! as it opens (its charge is final then), copied after the messages. Memory stays bounded
 //! by open state whatever the length of the log.
 
+use crate::event::Event;
 use crate::summary::{Line, Summary};
-use openwaba_engine::{
-    Conversation, Engine, MarketTable, PricingVersion, SendOutcome, SendStatus,
-};
+use openwaba_engine::{Conversation, Engine, MarketTable, PricingVersion, SendOutcome, SendStatus};
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Read, Seek, Write};
 
@@ -29,7 +28,7 @@ fn money_or_null(out: &mut Vec<u8>, m: Option<openwaba_engine::Money>) {
 
 /// Per-message output.
 pub trait Sink {
-    fn message(&mut self, line: u64, id: &str, at: openwaba_engine::Instant, business: u64, user: u64, o: &SendOutcome, engine: &Engine) -> io::Result<()>;
+    fn message(&mut self, ev: &Event<'_>, o: &SendOutcome, engine: &Engine) -> io::Result<()>;
     fn finish(self: Box<Self>, summary: &Summary, engine: &Engine) -> io::Result<()>;
 }
 
@@ -80,7 +79,8 @@ impl<W: Write> JsonSink<W> {
 }
 
 impl<W: Write> Sink for JsonSink<W> {
-    fn message(&mut self, line: u64, id: &str, at: openwaba_engine::Instant, business: u64, user: u64, o: &SendOutcome, engine: &Engine) -> io::Result<()> {
+    fn message(&mut self, ev: &Event<'_>, o: &SendOutcome, engine: &Engine) -> io::Result<()> {
+        let (line, id, at, business, user) = (ev.line, ev.send_id(), ev.at, ev.business, ev.user);
         if let Some(c) = &o.opened {
             self.conversation(c, engine.markets())?;
         }
@@ -99,7 +99,11 @@ impl<W: Write> Sink for JsonSink<W> {
         };
         let _ = write!(b, ",\"line\":{line},\"at\":\"{at}\",\"business\":\"{business}\",\"user\":\"{user}\",\"market\":");
         json_str(b, engine.markets().name(o.market));
-        let _ = write!(b, ",\"version\":\"{}\",\"status\":\"{status}\",\"error\":", o.version);
+        let _ = write!(
+            b,
+            ",\"version\":\"{}\",\"status\":\"{status}\",\"error\":",
+            o.version
+        );
         let err = match o.status {
             SendStatus::Delivered => None,
             SendStatus::Failed(f) => Some((f.code(), f.reason(), f.title(), f.details())),
@@ -148,7 +152,10 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn finish(mut self: Box<Self>, summary: &Summary, engine: &Engine) -> io::Result<()> {
         self.out.write_all(b"\n],\"conversations\":[")?;
-        let mut file = self.conversations.into_inner().map_err(|e| e.into_error())?;
+        let mut file = self
+            .conversations
+            .into_inner()
+            .map_err(|e| e.into_error())?;
         file.seek(io::SeekFrom::Start(0))?;
         let mut chunk = vec![0u8; 1 << 16];
         loop {
@@ -168,12 +175,23 @@ impl<W: Write> Sink for JsonSink<W> {
 }
 
 fn line_json(b: &mut Vec<u8>, l: &Line) {
-    let _ = write!(b, "{{\"count\":{},\"free\":{},\"charge\":{}}}", l.units, l.free, l.charge);
+    let _ = write!(
+        b,
+        "{{\"count\":{},\"free\":{},\"paid\":{},\"unpriced\":{},\"charge\":{}}}",
+        l.units,
+        l.free,
+        l.paid(),
+        l.unpriced,
+        l.charge
+    );
 }
 
 /// The `totals` object: the contract's fields, then openwaba's breakdowns.
 pub fn totals_json(b: &mut Vec<u8>, s: &Summary, markets: &MarketTable) {
-    let currency = s.currency.map(|c| c.to_string()).unwrap_or_else(|| "USD".into());
+    let currency = s
+        .currency
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "USD".into());
     let _ = write!(
         b,
         "{{\"currency\":\"{currency}\",\"charge\":{},\"messages\":{},\"delivered\":{},\"failed\":{},\"rejected\":{},\"conversations\":{{",
@@ -187,7 +205,7 @@ pub fn totals_json(b: &mut Vec<u8>, s: &Summary, markets: &MarketTable) {
         b,
         "}},\"free\":{},\"paid\":{},\"unpriced\":{},\"consent_warnings\":{},\"failures\":{{",
         units.free,
-        units.units - units.free - s.unpriced.min(units.units - units.free),
+        units.paid(),
         s.unpriced,
         s.consent_warnings
     );
@@ -235,7 +253,10 @@ impl<W: Write> CsvSink<W> {
     pub fn new(out: W) -> io::Result<Self> {
         let mut out = BufWriter::with_capacity(1 << 16, out);
         out.write_all(b"line,id,at,business,user,market,version,status,error_code,error_reason,conversation_id,conversation_category,conversation_opened,expires_at,pricing_model,pricing_category,billable,pricing_type,charge,warning\n")?;
-        Ok(CsvSink { out, buf: Vec::with_capacity(256) })
+        Ok(CsvSink {
+            out,
+            buf: Vec::with_capacity(256),
+        })
     }
 }
 
@@ -250,7 +271,8 @@ fn csv_field(b: &mut Vec<u8>, s: &str) {
 }
 
 impl<W: Write> Sink for CsvSink<W> {
-    fn message(&mut self, line: u64, id: &str, at: openwaba_engine::Instant, business: u64, user: u64, o: &SendOutcome, engine: &Engine) -> io::Result<()> {
+    fn message(&mut self, ev: &Event<'_>, o: &SendOutcome, engine: &Engine) -> io::Result<()> {
+        let (line, id, at, business, user) = (ev.line, ev.send_id(), ev.at, ev.business, ev.user);
         let b = &mut self.buf;
         b.clear();
         let _ = write!(b, "{line},");
@@ -271,7 +293,14 @@ impl<W: Write> Sink for CsvSink<W> {
         }
         match &o.pricing {
             Some(p) => {
-                let _ = write!(b, "{},{},{},{},", p.model.as_str(), p.category, p.billable, p.kind.as_str());
+                let _ = write!(
+                    b,
+                    "{},{},{},{},",
+                    p.model.as_str(),
+                    p.category,
+                    p.billable,
+                    p.kind.as_str()
+                );
                 if let Some(c) = p.charge {
                     let _ = write!(b, "{c}");
                 }
@@ -324,7 +353,10 @@ fn table(title: &str, header: &[&str], rows: &[Vec<String>]) -> String {
         }
         s.push('\n');
     };
-    fmt_row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>(), &mut s);
+    fmt_row(
+        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+        &mut s,
+    );
     for r in rows {
         fmt_row(r, &mut s);
     }
@@ -332,14 +364,18 @@ fn table(title: &str, header: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-fn line_rows<K>(items: impl Iterator<Item = (K, Line)>, name: impl Fn(K) -> String) -> Vec<Vec<String>> {
+fn line_rows<K>(
+    items: impl Iterator<Item = (K, Line)>,
+    name: impl Fn(K) -> String,
+) -> Vec<Vec<String>> {
     items
         .map(|(k, l)| {
             vec![
                 name(k),
                 l.units.to_string(),
                 l.free.to_string(),
-                (l.units - l.free).to_string(),
+                l.paid().to_string(),
+                l.unpriced.to_string(),
                 l.charge.to_string(),
             ]
         })
@@ -348,10 +384,17 @@ fn line_rows<K>(items: impl Iterator<Item = (K, Line)>, name: impl Fn(K) -> Stri
 
 /// Renders the human report of one run.
 pub fn render_table(s: &Summary, markets: &MarketTable) -> String {
-    let currency = s.currency.map(|c| c.to_string()).unwrap_or_else(|| "USD".into());
+    let currency = s
+        .currency
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "USD".into());
     let mut out = String::new();
     let u = s.units();
-    let _ = writeln!(out, "openwaba replay: {} events, {} messages", s.events, s.messages);
+    let _ = writeln!(
+        out,
+        "openwaba replay: {} events, {} messages",
+        s.events, s.messages
+    );
     let _ = writeln!(
         out,
         "  delivered {}   failed {}   rejected {}   consent warnings {}",
@@ -363,29 +406,66 @@ pub fn render_table(s: &Summary, markets: &MarketTable) -> String {
         s.charge,
         u.units,
         u.free,
-        u.units - u.free,
-        if s.unpriced > 0 { format!(", {} without a rate", s.unpriced) } else { String::new() }
+        u.paid(),
+        if s.unpriced > 0 {
+            format!(", {} without a rate", s.unpriced)
+        } else {
+            String::new()
+        }
     );
-    let head = ["", "priced", "free", "paid", "charge"];
-    out += &table("By category", &head, &line_rows(s.by_category.iter().map(|(k, v)| (*k, *v)), |k| k.to_string()));
-    out += &table("By market", &head, &line_rows(s.by_market.iter().map(|(k, v)| (*k, *v)), |k| markets.name(k).to_owned()));
-    out += &table("By month (WABA time zone)", &head, &line_rows(s.by_month.iter().map(|(k, v)| (*k, *v)), |k| k.to_string()));
-    out += &table("By pricing model", &head, &line_rows(s.by_model.iter().map(|(k, v)| (*k, *v)), |k| k.to_string()));
-    let rows: Vec<Vec<String>> = s.versions.iter().map(|(v, n)| vec![v.to_string(), n.to_string()]).collect();
+    let head = ["", "priced", "free", "paid", "no rate", "charge"];
+    out += &table(
+        "By category",
+        &head,
+        &line_rows(s.by_category.iter().map(|(k, v)| (*k, *v)), |k| {
+            k.to_string()
+        }),
+    );
+    out += &table(
+        "By market",
+        &head,
+        &line_rows(s.by_market.iter().map(|(k, v)| (*k, *v)), |k| {
+            markets.name(k).to_owned()
+        }),
+    );
+    out += &table(
+        "By month (WABA time zone)",
+        &head,
+        &line_rows(s.by_month.iter().map(|(k, v)| (*k, *v)), |k| k.to_string()),
+    );
+    out += &table(
+        "By pricing model",
+        &head,
+        &line_rows(s.by_model.iter().map(|(k, v)| (*k, *v)), |k| k.to_string()),
+    );
+    let rows: Vec<Vec<String>> = s
+        .versions
+        .iter()
+        .map(|(v, n)| vec![v.to_string(), n.to_string()])
+        .collect();
     out += &table("Policy versions applied", &["", "messages"], &rows);
     if !s.failures.is_empty() {
-        let rows: Vec<Vec<String>> = s.failures.iter().map(|(c, n)| vec![c.to_string(), n.to_string()]).collect();
-        out += &table("Failed and rejected, by error code", &["code", "messages"], &rows);
+        let rows: Vec<Vec<String>> = s
+            .failures
+            .iter()
+            .map(|(c, n)| vec![c.to_string(), n.to_string()])
+            .collect();
+        out += &table(
+            "Failed and rejected, by error code",
+            &["code", "messages"],
+            &rows,
+        );
     }
     out
 }
 
 impl<W: Write> Sink for TableSink<W> {
-    fn message(&mut self, _: u64, _: &str, _: openwaba_engine::Instant, _: u64, _: u64, _: &SendOutcome, _: &Engine) -> io::Result<()> {
+    fn message(&mut self, _: &Event<'_>, _: &SendOutcome, _: &Engine) -> io::Result<()> {
         Ok(())
     }
     fn finish(mut self: Box<Self>, summary: &Summary, engine: &Engine) -> io::Result<()> {
-        self.out.write_all(render_table(summary, engine.markets()).as_bytes())?;
+        self.out
+            .write_all(render_table(summary, engine.markets()).as_bytes())?;
         self.out.flush()
     }
 }
@@ -408,13 +488,25 @@ pub fn render_compare(runs: &[(PricingVersion, Summary)], markets: &MarketTable)
     row("priced units", &|s| s.units().units.to_string());
     row("free units", &|s| s.units().free.to_string());
     row("units without a rate", &|s| s.unpriced.to_string());
-    let mut cats: Vec<_> = runs.iter().flat_map(|(_, s)| s.by_category.keys().copied()).collect();
+    let mut cats: Vec<_> = runs
+        .iter()
+        .flat_map(|(_, s)| s.by_category.keys().copied())
+        .collect();
     cats.sort();
     cats.dedup();
     for c in cats {
-        row(&format!("{c} charge"), &|s| s.by_category.get(&c).map(|l| l.charge.to_string()).unwrap_or_else(|| "-".into()));
+        row(&format!("{c} charge"), &|s| {
+            s.by_category
+                .get(&c)
+                .map(|l| l.charge.to_string())
+                .unwrap_or_else(|| "-".into())
+        });
     }
     let h: Vec<&str> = header.iter().map(String::as_str).collect();
-    let currency = runs.first().and_then(|(_, s)| s.currency).map(|c| c.to_string()).unwrap_or_else(|| "USD".into());
+    let currency = runs
+        .first()
+        .and_then(|(_, s)| s.currency)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "USD".into());
     table(&format!("The same log under each pricing version ({currency}; every event judged by that version)"), &h, &rows)
 }

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct Line {
     pub units: u64,
     pub free: u64,
+    /// Units whose rate was missing (only with `--allow-missing-rates`).
+    pub unpriced: u64,
     pub charge: Money,
 }
 
@@ -23,7 +25,7 @@ impl Line {
         match charge {
             Some(c) if !c.is_zero() => self.charge += c,
             Some(_) => self.free += 1,
-            None => {}
+            None => self.unpriced += 1,
         }
     }
 }
@@ -86,7 +88,10 @@ impl Summary {
                 None => self.unpriced += 1,
             }
             self.by_category.entry(category).or_default().add(charge);
-            self.by_market.entry(outcome.market).or_default().add(charge);
+            self.by_market
+                .entry(outcome.market)
+                .or_default()
+                .add(charge);
             self.by_month.entry(month).or_default().add(charge);
             self.by_model.entry(model.as_str()).or_default().add(charge);
         }
@@ -102,8 +107,16 @@ impl Summary {
         for v in self.by_model.values() {
             l.units += v.units;
             l.free += v.free;
+            l.unpriced += v.unpriced;
             l.charge += v.charge;
         }
         l
+    }
+}
+
+impl Line {
+    /// Units with a non-zero charge.
+    pub fn paid(&self) -> u64 {
+        self.units - self.free - self.unpriced
     }
 }
