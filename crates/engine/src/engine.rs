@@ -527,14 +527,14 @@ impl Waba {
         let expires_at = at
             .plus_hours(version.free_entry_point_hours())
             .ceil_to_minute();
-        let open = OpenConversation {
+        let open = OpenConversation::new(
             id,
-            category: Category::ReferralConversion,
+            Category::ReferralConversion,
             expires_at,
             version,
-            billable: false,
-            pricing_type: PricingType::FreeEntryPoint,
-        };
+            false,
+            PricingType::FreeEntryPoint,
+        );
         // It closes every other open conversation of the pair; those already charged stay
         // charged (decision, rules.md §5).
         p.slots = [None; 6];
@@ -692,14 +692,14 @@ impl Waba {
             billable,
             charge,
         };
-        let open = OpenConversation {
+        let open = OpenConversation::new(
             id,
             category,
             expires_at,
             version,
             billable,
-            pricing_type: conv.pricing_type(),
-        };
+            conv.pricing_type(),
+        );
         p.slots[category.slot()] = Some(open);
         outcome.conversation = Some(ConversationRef {
             id,
@@ -763,7 +763,7 @@ fn join(outcome: &mut SendOutcome, c: &OpenConversation) {
         id: c.id,
         category: c.category,
         opened: false,
-        expires_at: c.expires_at,
+        expires_at: c.expires_at(),
     });
     outcome.pricing = Some(Pricing {
         model: c.version.model(),

@@ -9,9 +9,19 @@ use crate::time::Instant;
 /// How long the window stays open after the user's last message.
 pub const SERVICE_WINDOW_HOURS: i64 = 24;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `expires_at` is `i64::MIN` until the user writes (8 bytes instead of an `Option`'s 16:
+/// pair state is kept small, see `OpenConversation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceWindow {
-    expires_at: Option<Instant>,
+    expires_at: Instant,
+}
+
+const NEVER: Instant = Instant::from_millis(i64::MIN);
+
+impl Default for ServiceWindow {
+    fn default() -> Self {
+        ServiceWindow { expires_at: NEVER }
+    }
 }
 
 impl ServiceWindow {
@@ -19,18 +29,18 @@ impl ServiceWindow {
     pub fn on_inbound(&mut self, at: Instant) {
         let until = at.plus_hours(SERVICE_WINDOW_HOURS);
         // A late-arriving older message never shortens the window.
-        if self.expires_at.is_none_or(|e| e < until) {
-            self.expires_at = Some(until);
+        if self.expires_at < until {
+            self.expires_at = until;
         }
     }
 
     /// Open while `at < expires_at`.
     pub fn is_open(&self, at: Instant) -> bool {
-        self.expires_at.is_some_and(|e| at < e)
+        at < self.expires_at
     }
 
     pub fn expires_at(&self) -> Option<Instant> {
-        self.expires_at
+        (self.expires_at != NEVER).then_some(self.expires_at)
     }
 }
 

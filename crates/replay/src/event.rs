@@ -190,6 +190,16 @@ fn wa_id(line: u64, field: &'static str, v: &Option<Text<'_>>) -> Result<WaId, L
     })
 }
 
+/// A JSON string body without escapes as `&str`: printable ASCII is checked in one
+/// branch-free pass; anything else must be valid UTF-8 without control characters.
+fn json_plain_str(b: &[u8]) -> Option<&str> {
+    let printable = b.iter().fold(true, |ok, &c| ok & (0x20..0x80).contains(&c));
+    if !printable && b.iter().any(|&c| c < 0x20) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()
+}
+
 const KNOWN: [&[u8]; 9] = [
     b"at",
     b"event",
@@ -230,7 +240,7 @@ fn scan_flat(b: &[u8]) -> Option<Raw<'_>> {
             return None;
         }
         let ks = i + 1;
-        let ke = ks + b[ks..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        let ke = ks + memchr::memchr2(b'"', b'\\', &b[ks..])?;
         if b[ke] != b'"' {
             return None;
         }
@@ -249,15 +259,12 @@ fn scan_flat(b: &[u8]) -> Option<Raw<'_>> {
         let v = match *b.get(i)? {
             b'"' => {
                 let vs = i + 1;
-                let ve = vs
-                    + b[vs..]
-                        .iter()
-                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+                let ve = vs + memchr::memchr2(b'"', b'\\', &b[vs..])?;
                 if b[ve] != b'"' {
                     return None;
                 }
                 i = ve + 1;
-                V::S(std::str::from_utf8(&b[vs..ve]).ok()?)
+                V::S(json_plain_str(&b[vs..ve])?)
             }
             b't' if b[i..].starts_with(b"true") => {
                 i += 4;
