@@ -377,6 +377,24 @@ mod tests {
         assert!(RateCard::from_csv("c", "nothing here\n", &m).is_err());
     }
 
+    /// The shipped cards are the project's shared data, copied: they must not drift.
+    #[test]
+    fn shipped_cards_match_shared_rates() {
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/rates");
+        if !shared.is_dir() {
+            return; // a clone without ../shared: nothing to compare with
+        }
+        for (name, text) in [
+            ("cbp-2022-02-usd.csv", CBP_2022),
+            ("cbp-2023-06-usd.csv", CBP_2023),
+            ("pmp-2025-07-usd.csv", PMP_2025),
+            ("markets.csv", include_str!("../data/markets.csv")),
+        ] {
+            let theirs = std::fs::read_to_string(shared.join(name)).unwrap();
+            assert_eq!(theirs, text, "crates/engine/data/{name} differs from shared/rates/{name}");
+        }
+    }
+
     #[test]
     fn graduated_tiers() {
         let m = MarketTable::builtin();
