@@ -391,7 +391,10 @@ mod tests {
             ("markets.csv", include_str!("../data/markets.csv")),
         ] {
             let theirs = std::fs::read_to_string(shared.join(name)).unwrap();
-            assert_eq!(theirs, text, "crates/engine/data/{name} differs from shared/rates/{name}");
+            assert_eq!(
+                theirs, text,
+                "crates/engine/data/{name} differs from shared/rates/{name}"
+            );
         }
     }
 

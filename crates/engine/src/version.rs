@@ -35,6 +35,11 @@ impl PricingVersion {
         PricingVersion::V3,
     ];
 
+    /// Position in [`PricingVersion::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             PricingVersion::V0 => "v0",

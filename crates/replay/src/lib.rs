@@ -196,10 +196,7 @@ pub fn replay<R: Read, W: Write>(
         Format::Csv => Box::new(CsvSink::new(out)?),
         Format::Table => Box::new(TableSink::new(out)),
     };
-    let mut summary = Summary {
-        currency: Some(engine.currency()),
-        ..Summary::default()
-    };
+    let mut summary = Summary::new(engine.currency());
     summary.events = for_each_event(input, |ev| {
         if let Some(o) = apply(&mut engine, ev).map_err(|source| ReplayError::MissingRate {
             line: ev.line,
@@ -229,10 +226,7 @@ pub fn compare<R: Read>(
             // A comparison shows what each version's card lacks instead of stopping.
             c.missing_rates = openwaba_engine::MissingRates::Allow;
             let e = Engine::new(c);
-            let s = Summary {
-                currency: Some(e.currency()),
-                ..Summary::default()
-            };
+            let s = Summary::new(e.currency());
             (v, e, s)
         })
         .collect();

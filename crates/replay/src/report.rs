@@ -197,7 +197,7 @@ pub fn totals_json(b: &mut Vec<u8>, s: &Summary, markets: &MarketTable) {
         "{{\"currency\":\"{currency}\",\"charge\":{},\"messages\":{},\"delivered\":{},\"failed\":{},\"rejected\":{},\"conversations\":{{",
         s.charge, s.messages, s.delivered, s.failed, s.rejected
     );
-    for (i, (c, n)) in s.conversations.iter().enumerate() {
+    for (i, (c, n)) in s.conversations().enumerate() {
         let _ = write!(b, "{}\"{}\":{}", if i > 0 { "," } else { "" }, c, n);
     }
     let units = s.units();
@@ -213,31 +213,31 @@ pub fn totals_json(b: &mut Vec<u8>, s: &Summary, markets: &MarketTable) {
         let _ = write!(b, "{}\"{}\":{}", if i > 0 { "," } else { "" }, code, n);
     }
     b.extend_from_slice(b"},\"by_category\":{");
-    for (i, (c, l)) in s.by_category.iter().enumerate() {
+    for (i, (c, l)) in s.by_category().enumerate() {
         let _ = write!(b, "{}\"{}\":", if i > 0 { "," } else { "" }, c);
-        line_json(b, l);
+        line_json(b, &l);
     }
     b.extend_from_slice(b"},\"by_market\":{");
-    for (i, (m, l)) in s.by_market.iter().enumerate() {
+    for (i, (m, l)) in s.by_market(markets).enumerate() {
         if i > 0 {
             b.push(b',');
         }
-        json_str(b, markets.name(*m));
+        json_str(b, markets.name(m));
         b.push(b':');
-        line_json(b, l);
+        line_json(b, &l);
     }
     b.extend_from_slice(b"},\"by_month\":{");
-    for (i, (m, l)) in s.by_month.iter().enumerate() {
+    for (i, (m, l)) in s.by_month().enumerate() {
         let _ = write!(b, "{}\"{}\":", if i > 0 { "," } else { "" }, m);
-        line_json(b, l);
+        line_json(b, &l);
     }
     b.extend_from_slice(b"},\"by_pricing_model\":{");
-    for (i, (m, l)) in s.by_model.iter().enumerate() {
-        let _ = write!(b, "{}\"{}\":", if i > 0 { "," } else { "" }, m);
-        line_json(b, l);
+    for (i, (m, l)) in s.by_model().enumerate() {
+        let _ = write!(b, "{}\"{}\":", if i > 0 { "," } else { "" }, m.as_str());
+        line_json(b, &l);
     }
     b.extend_from_slice(b"},\"versions\":{");
-    for (i, (v, n)) in s.versions.iter().enumerate() {
+    for (i, (v, n)) in s.versions().enumerate() {
         let _ = write!(b, "{}\"{}\":{}", if i > 0 { "," } else { "" }, v, n);
     }
     b.extend_from_slice(b"}}");
@@ -417,30 +417,25 @@ pub fn render_table(s: &Summary, markets: &MarketTable) -> String {
     out += &table(
         "By category",
         &head,
-        &line_rows(s.by_category.iter().map(|(k, v)| (*k, *v)), |k| {
-            k.to_string()
-        }),
+        &line_rows(s.by_category(), |k| k.to_string()),
     );
     out += &table(
         "By market",
         &head,
-        &line_rows(s.by_market.iter().map(|(k, v)| (*k, *v)), |k| {
-            markets.name(k).to_owned()
-        }),
+        &line_rows(s.by_market(markets), |k| markets.name(k).to_owned()),
     );
     out += &table(
         "By month (WABA time zone)",
         &head,
-        &line_rows(s.by_month.iter().map(|(k, v)| (*k, *v)), |k| k.to_string()),
+        &line_rows(s.by_month(), |k| k.to_string()),
     );
     out += &table(
         "By pricing model",
         &head,
-        &line_rows(s.by_model.iter().map(|(k, v)| (*k, *v)), |k| k.to_string()),
+        &line_rows(s.by_model(), |k| k.as_str().to_owned()),
     );
     let rows: Vec<Vec<String>> = s
-        .versions
-        .iter()
+        .versions()
         .map(|(v, n)| vec![v.to_string(), n.to_string()])
         .collect();
     out += &table("Policy versions applied", &["", "messages"], &rows);
@@ -490,15 +485,15 @@ pub fn render_compare(runs: &[(PricingVersion, Summary)], markets: &MarketTable)
     row("units without a rate", &|s| s.unpriced.to_string());
     let mut cats: Vec<_> = runs
         .iter()
-        .flat_map(|(_, s)| s.by_category.keys().copied())
+        .flat_map(|(_, s)| s.by_category().map(|(c, _)| c).collect::<Vec<_>>())
         .collect();
     cats.sort();
     cats.dedup();
     for c in cats {
         row(&format!("{c} charge"), &|s| {
-            s.by_category
-                .get(&c)
-                .map(|l| l.charge.to_string())
+            s.by_category()
+                .find(|(k, _)| *k == c)
+                .map(|(_, l)| l.charge.to_string())
                 .unwrap_or_else(|| "-".into())
         });
     }
