@@ -127,6 +127,21 @@ const FIELDS: [(&str, &str); 9] = [
     ("referral", "boolean"),
 ];
 
+fn explain_not_object(line: u64, bytes: &[u8]) -> LogError {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Err(e) => LogError {
+            line,
+            field: None,
+            message: format!("not valid JSON ({e})"),
+        },
+        Ok(_) => LogError {
+            line,
+            field: None,
+            message: "expected a JSON object, one event per line".into(),
+        },
+    }
+}
+
 /// Explains a line serde refused: not JSON, not an object, or which field has a wrong type.
 fn explain(line: u64, bytes: &[u8], err: serde_json::Error) -> LogError {
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
@@ -220,11 +235,11 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// keys, any syntax error) returns `None` and the line goes to serde_json, so the fast path
 /// accepts a subset of what serde accepts and reads it the same way (a property test holds
 /// it to that).
-fn scan_flat(b: &[u8]) -> Option<Raw<'_>> {
-    // The whole line is checked once: valid UTF-8 and no control characters (a tab between
-    // tokens is legal JSON, but rare enough to leave to serde). String values are then
+fn scan_flat(line: &str) -> Option<Raw<'_>> {
+    // The line is valid UTF-8 (checked by the caller); here: no control characters (a tab
+    // between tokens is legal JSON, but rare enough to leave to serde). String values are
     // sliced out of `line` at ASCII quotes, which are always character boundaries.
-    let line = std::str::from_utf8(b).ok()?;
+    let b = line.as_bytes();
     if b.iter().fold(false, |ctrl, &c| ctrl | (c < 0x20)) {
         return None;
     }
@@ -313,9 +328,21 @@ fn scan_flat(b: &[u8]) -> Option<Raw<'_>> {
 
 /// Parses one line of the log.
 pub fn parse_event(line: u64, bytes: &[u8]) -> Result<Event<'_>, LogError> {
-    let mut raw: Raw<'_> = match scan_flat(bytes) {
+    let text = std::str::from_utf8(bytes).map_err(|e| LogError {
+        line,
+        field: None,
+        message: format!(
+            "not UTF-8 text (invalid byte at column {})",
+            e.valid_up_to() + 1
+        ),
+    })?;
+    // serde would also read a struct from an array: only objects are events.
+    if !text.trim_start().starts_with('{') {
+        return Err(explain_not_object(line, bytes));
+    }
+    let mut raw: Raw<'_> = match scan_flat(text) {
         Some(r) => r,
-        None => serde_json::from_slice(bytes).map_err(|e| explain(line, bytes, e))?,
+        None => serde_json::from_str(text).map_err(|e| explain(line, bytes, e))?,
     };
     let at_s = required(line, "at", &raw.at)?;
     let at = Instant::parse_rfc3339(at_s).map_err(|e| LogError {
