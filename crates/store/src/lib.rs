@@ -1,0 +1,53 @@
+//! # openwaba-store
+//!
+//! Durable state of the server: accounts (businesses, WABAs, numbers, apps, tokens), every
+//! message the API accepted, and the consent events the engine needs to rebuild its state
+//! after a restart.
+//!
+//! The interface is [`Store`]; [`sqlite::SqliteStore`] is the embedded default. Writes go
+//! through one writer thread that **group-commits**: every write waiting when a transaction
+//! starts joins it, and all of them are acknowledged after the single commit (one fsync for
+//! many requests). A caller is answered only once its write is on disk, so a message
+//! answered with 200 survives `kill -9`.
+//!
+//! Multi-node operation (PostgreSQL, next) will need every decision about one
+//! (business number, user) pair to be serialized: records carry both keys, and the server
+//! decides a pair under one lock, so a pair can later be pinned to a node or locked by key.
+
+pub mod records;
+pub mod sqlite;
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+use std::future::Future;
+use std::pin::Pin;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+    #[error("the store's writer has stopped")]
+    WriterGone,
+}
+
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// What the server needs from storage. Writes are durable when their future resolves.
+pub trait Store: Send + Sync + 'static {
+    /// Applies the writes in one transaction (possibly shared with other callers').
+    fn commit(&self, writes: Vec<Write>) -> StoreFuture<'_, ()>;
+    /// Every account object, to load at start.
+    fn accounts(&self) -> Result<Accounts, StoreError>;
+    /// The engine's inputs in the order they were decided, to rebuild its state at start.
+    fn engine_log(&self) -> Result<Vec<EngineInput>, StoreError>;
+    /// One stored message by id.
+    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+}

@@ -1,0 +1,124 @@
+//! The records the store keeps. Plain data: ids are Graph's numeric strings, instants are
+//! milliseconds since the epoch, JSON payloads are kept as text.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Business {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waba {
+    pub id: String,
+    pub business_id: String,
+    pub name: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// enforce | warn | off
+    pub consent_mode: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumber {
+    pub id: String,
+    pub waba_id: String,
+    /// E.164 digits, no `+`.
+    pub number: String,
+    pub verified_name: String,
+    pub quality_rating: String,
+    pub messaging_limit_tier: String,
+    /// Messages per second before 130429.
+    pub throughput_mps: u32,
+    /// Report 131047/131026/131049/131050 as synchronous errors instead of failed statuses.
+    pub sync_failures: bool,
+    pub registered: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    pub id: String,
+    pub business_id: String,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub callback_url: Option<String>,
+    pub webhook_version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub token: String,
+    pub business_id: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Accounts {
+    pub businesses: Vec<Business>,
+    pub wabas: Vec<Waba>,
+    pub phone_numbers: Vec<PhoneNumber>,
+    pub apps: Vec<App>,
+    pub tokens: Vec<AccessToken>,
+}
+
+/// A message the API accepted (answered 200), with the engine's decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub id: String,
+    pub waba_id: String,
+    pub phone_number_id: String,
+    /// The business number, E.164 digits.
+    pub business: String,
+    /// `to` as the client sent it.
+    pub to: String,
+    pub wa_id: String,
+    pub type_name: String,
+    /// The template's category, for templates.
+    pub template_category: Option<String>,
+    /// The type-specific object as sent (JSON).
+    pub content: String,
+    pub biz_opaque_callback_data: Option<String>,
+    pub context_message_id: Option<String>,
+    /// delivered | failed
+    pub status: String,
+    pub error_code: Option<u32>,
+    pub conversation_id: Option<String>,
+    pub conversation_category: Option<String>,
+    pub conversation_expires_at: Option<i64>,
+    /// The pricing object (JSON), if any.
+    pub pricing: Option<String>,
+    /// Exact decimal, in the WABA's currency.
+    pub charge: Option<String>,
+    pub created_at: i64,
+}
+
+/// A consent change of a user, per WABA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEvent {
+    pub waba_id: String,
+    pub wa_id: String,
+    /// opt_in | opt_out | marketing_stop | marketing_resume
+    pub kind: String,
+    pub at: i64,
+}
+
+/// One write of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    Business(Business),
+    Waba(Waba),
+    PhoneNumber(PhoneNumber),
+    App(App),
+    Token(AccessToken),
+    Message(MessageRecord),
+    Consent(ConsentEvent),
+}
+
+/// What the engine is fed again at start, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineInput {
+    Message(MessageRecord),
+    Consent(ConsentEvent),
+}

@@ -1,0 +1,421 @@
+//! The embedded SQLite store: one file in the data directory, WAL journal, migrations at
+//! open, and a writer thread that group-commits.
+
+use crate::records::*;
+use crate::{Store, StoreError, StoreFuture};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{mpsc, Mutex};
+use tokio::sync::oneshot;
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE businesses (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE wabas (id TEXT PRIMARY KEY, business_id TEXT NOT NULL, name TEXT NOT NULL,
+    timezone TEXT NOT NULL, currency TEXT NOT NULL, consent_mode TEXT NOT NULL);
+CREATE TABLE phone_numbers (id TEXT PRIMARY KEY, waba_id TEXT NOT NULL, number TEXT NOT NULL UNIQUE,
+    verified_name TEXT NOT NULL, quality_rating TEXT NOT NULL, messaging_limit_tier TEXT NOT NULL,
+    throughput_mps INTEGER NOT NULL, sync_failures INTEGER NOT NULL, registered INTEGER NOT NULL);
+CREATE TABLE apps (id TEXT PRIMARY KEY, business_id TEXT NOT NULL, app_secret TEXT NOT NULL,
+    verify_token TEXT NOT NULL, callback_url TEXT, webhook_version TEXT NOT NULL);
+CREATE TABLE access_tokens (token TEXT PRIMARY KEY, business_id TEXT NOT NULL);
+CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    waba_id TEXT NOT NULL, phone_number_id TEXT NOT NULL, business TEXT NOT NULL, recipient TEXT NOT NULL,
+    wa_id TEXT NOT NULL, type_name TEXT NOT NULL, template_category TEXT, content TEXT NOT NULL,
+    biz_opaque_callback_data TEXT, context_message_id TEXT, status TEXT NOT NULL, error_code INTEGER,
+    conversation_id TEXT, conversation_category TEXT, conversation_expires_at INTEGER,
+    pricing TEXT, charge TEXT, created_at INTEGER NOT NULL);
+CREATE INDEX messages_by_pair ON messages (phone_number_id, wa_id, created_at);
+CREATE TABLE consent_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, waba_id TEXT NOT NULL,
+    wa_id TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL);
+"#];
+
+/// The most writes one transaction takes before it commits and starts another.
+const MAX_BATCH: usize = 4096;
+
+struct Job {
+    writes: Vec<Write>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+pub struct SqliteStore {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    reader: Mutex<Connection>,
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let c = Connection::open(path)?;
+    // WAL: readers never block the writer. synchronous=FULL: a commit is on disk when it
+    // returns, which is what lets the API answer 200 only for durable messages.
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "FULL")?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(c)
+}
+
+fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+    let done: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
+        let tx = c.transaction()?;
+        tx.execute_batch(m)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `openwaba.db` in `dir`, runs migrations, starts the writer.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join("openwaba.db");
+        let mut writer = connect(&path)?;
+        migrate(&mut writer)?;
+        let reader = connect(&path)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("openwaba-store-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|source| StoreError::DataDir {
+                path: "writer thread".into(),
+                source,
+            })?;
+        Ok(SqliteStore {
+            jobs: Mutex::new(tx),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let c = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
+        f(&c)
+    }
+}
+
+/// Takes every job waiting, applies them in one transaction, commits once, answers all.
+fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        let mut n = batch[0].writes.len();
+        while n < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => {
+                    n += j.writes.len();
+                    batch.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = apply(&mut c, &batch);
+        match result {
+            Ok(()) => {
+                for j in batch {
+                    let _ = j.done.send(Ok(()));
+                }
+            }
+            Err(_) => {
+                // One bad write must not sink the others: retry each job alone.
+                for j in batch {
+                    let r = apply(&mut c, std::slice::from_ref(&j));
+                    let _ = j.done.send(r);
+                }
+            }
+        }
+    }
+}
+
+fn apply(c: &mut Connection, jobs: &[Job]) -> Result<(), StoreError> {
+    let tx = c.transaction()?;
+    for j in jobs {
+        for w in &j.writes {
+            write(&tx, w)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
+    match w {
+        Write::Business(b) => {
+            tx.prepare_cached("INSERT OR REPLACE INTO businesses (id, name) VALUES (?1, ?2)")?
+                .execute(params![b.id, b.name])?;
+        }
+        Write::Waba(w) => {
+            tx.prepare_cached("INSERT OR REPLACE INTO wabas (id, business_id, name, timezone, currency, consent_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute(params![w.id, w.business_id, w.name, w.timezone, w.currency, w.consent_mode])?;
+        }
+        Write::PhoneNumber(p) => {
+            tx.prepare_cached("INSERT OR REPLACE INTO phone_numbers (id, waba_id, number, verified_name, quality_rating, messaging_limit_tier, throughput_mps, sync_failures, registered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
+                .execute(params![p.id, p.waba_id, p.number, p.verified_name, p.quality_rating, p.messaging_limit_tier, p.throughput_mps, p.sync_failures, p.registered])?;
+        }
+        Write::App(a) => {
+            tx.prepare_cached("INSERT OR REPLACE INTO apps (id, business_id, app_secret, verify_token, callback_url, webhook_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute(params![a.id, a.business_id, a.app_secret, a.verify_token, a.callback_url, a.webhook_version])?;
+        }
+        Write::Token(t) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO access_tokens (token, business_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![t.token, t.business_id])?;
+        }
+        Write::Message(m) => {
+            tx.prepare_cached("INSERT INTO messages (id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)")?
+                .execute(params![m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at])?;
+        }
+        Write::Consent(e) => {
+            tx.prepare_cached(
+                "INSERT INTO consent_events (waba_id, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![e.waba_id, e.wa_id, e.kind, e.at])?;
+        }
+    }
+    Ok(())
+}
+
+const MESSAGE_COLUMNS: &str = "id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at";
+
+fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
+    Ok(MessageRecord {
+        id: r.get(0)?,
+        waba_id: r.get(1)?,
+        phone_number_id: r.get(2)?,
+        business: r.get(3)?,
+        to: r.get(4)?,
+        wa_id: r.get(5)?,
+        type_name: r.get(6)?,
+        template_category: r.get(7)?,
+        content: r.get(8)?,
+        biz_opaque_callback_data: r.get(9)?,
+        context_message_id: r.get(10)?,
+        status: r.get(11)?,
+        error_code: r.get(12)?,
+        conversation_id: r.get(13)?,
+        conversation_category: r.get(14)?,
+        conversation_expires_at: r.get(15)?,
+        pricing: r.get(16)?,
+        charge: r.get(17)?,
+        created_at: r.get(18)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, writes: Vec<Write>) -> StoreFuture<'_, ()> {
+        let (done, wait) = oneshot::channel();
+        let sent = self
+            .jobs
+            .lock()
+            .map_err(|_| StoreError::WriterGone)
+            .and_then(|tx| {
+                tx.send(Job { writes, done })
+                    .map_err(|_| StoreError::WriterGone)
+            });
+        Box::pin(async move {
+            sent?;
+            wait.await.map_err(|_| StoreError::WriterGone)?
+        })
+    }
+
+    fn accounts(&self) -> Result<Accounts, StoreError> {
+        self.read(|c| {
+            let mut a = Accounts::default();
+            let mut s = c.prepare("SELECT id, name FROM businesses ORDER BY id")?;
+            a.businesses = s
+                .query_map([], |r| Ok(Business { id: r.get(0)?, name: r.get(1)? }))?
+                .collect::<Result<_, _>>()?;
+            let mut s = c.prepare("SELECT id, business_id, name, timezone, currency, consent_mode FROM wabas ORDER BY id")?;
+            a.wabas = s
+                .query_map([], |r| {
+                    Ok(Waba { id: r.get(0)?, business_id: r.get(1)?, name: r.get(2)?, timezone: r.get(3)?, currency: r.get(4)?, consent_mode: r.get(5)? })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut s = c.prepare("SELECT id, waba_id, number, verified_name, quality_rating, messaging_limit_tier, throughput_mps, sync_failures, registered FROM phone_numbers ORDER BY id")?;
+            a.phone_numbers = s
+                .query_map([], |r| {
+                    Ok(PhoneNumber {
+                        id: r.get(0)?, waba_id: r.get(1)?, number: r.get(2)?, verified_name: r.get(3)?,
+                        quality_rating: r.get(4)?, messaging_limit_tier: r.get(5)?, throughput_mps: r.get(6)?,
+                        sync_failures: r.get(7)?, registered: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut s = c.prepare("SELECT id, business_id, app_secret, verify_token, callback_url, webhook_version FROM apps ORDER BY id")?;
+            a.apps = s
+                .query_map([], |r| {
+                    Ok(App { id: r.get(0)?, business_id: r.get(1)?, app_secret: r.get(2)?, verify_token: r.get(3)?, callback_url: r.get(4)?, webhook_version: r.get(5)? })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut s = c.prepare("SELECT token, business_id FROM access_tokens ORDER BY token")?;
+            a.tokens = s
+                .query_map([], |r| Ok(AccessToken { token: r.get(0)?, business_id: r.get(1)? }))?
+                .collect::<Result<_, _>>()?;
+            Ok(a)
+        })
+    }
+
+    fn engine_log(&self) -> Result<Vec<EngineInput>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY seq"
+            ))?;
+            let messages: Vec<MessageRecord> =
+                s.query_map([], message_row)?.collect::<Result<_, _>>()?;
+            let mut s =
+                c.prepare("SELECT waba_id, wa_id, kind, at FROM consent_events ORDER BY seq")?;
+            let consents: Vec<ConsentEvent> = s
+                .query_map([], |r| {
+                    Ok(ConsentEvent {
+                        waba_id: r.get(0)?,
+                        wa_id: r.get(1)?,
+                        kind: r.get(2)?,
+                        at: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            // Merge by instant; at equal instants consent first (it was recorded before any
+            // send could depend on it).
+            let mut out = Vec::with_capacity(messages.len() + consents.len());
+            let (mut m, mut e) = (
+                messages.into_iter().peekable(),
+                consents.into_iter().peekable(),
+            );
+            loop {
+                let take_consent = match (m.peek(), e.peek()) {
+                    (None, None) => break,
+                    (Some(_), None) => false,
+                    (None, Some(_)) => true,
+                    (Some(a), Some(b)) => b.at <= a.created_at,
+                };
+                if take_consent {
+                    if let Some(x) = e.next() {
+                        out.push(EngineInput::Consent(x));
+                    }
+                } else if let Some(x) = m.next() {
+                    out.push(EngineInput::Message(x));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
+                [id],
+                message_row,
+            )
+            .optional()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str, at: i64) -> MessageRecord {
+        MessageRecord {
+            id: id.into(),
+            waba_id: "1".into(),
+            phone_number_id: "2".into(),
+            business: "15550001111".into(),
+            to: "+55 11 98765-0001".into(),
+            wa_id: "5511987650001".into(),
+            type_name: "text".into(),
+            template_category: None,
+            content: r#"{"body":"hi"}"#.into(),
+            biz_opaque_callback_data: None,
+            context_message_id: None,
+            status: "delivered".into(),
+            error_code: None,
+            conversation_id: Some("c".into()),
+            conversation_category: Some("service".into()),
+            conversation_expires_at: Some(at + 86_400_000),
+            pricing: None,
+            charge: Some("0.0300".into()),
+            created_at: at,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_survive_reopening_and_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            s.commit(vec![
+                Write::Business(Business {
+                    id: "b".into(),
+                    name: "Shop".into(),
+                }),
+                Write::Token(AccessToken {
+                    token: "t".into(),
+                    business_id: "b".into(),
+                }),
+            ])
+            .await
+            .unwrap();
+            s.commit(vec![Write::Message(msg("m1", 10))]).await.unwrap();
+            s.commit(vec![Write::Consent(ConsentEvent {
+                waba_id: "1".into(),
+                wa_id: "5511987650001".into(),
+                kind: "opt_in".into(),
+                at: 5,
+            })])
+            .await
+            .unwrap();
+            s.commit(vec![Write::Message(msg("m2", 20))]).await.unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let a = s.accounts().unwrap();
+        assert_eq!(a.businesses[0].name, "Shop");
+        assert_eq!(a.tokens[0].token, "t");
+        let log = s.engine_log().unwrap();
+        assert_eq!(log.len(), 3);
+        assert!(matches!(&log[0], EngineInput::Consent(e) if e.kind == "opt_in"));
+        assert!(matches!(&log[1], EngineInput::Message(m) if m.id == "m1"));
+        assert_eq!(
+            s.message("m2").unwrap().unwrap().charge.as_deref(),
+            Some("0.0300")
+        );
+        assert!(s.message("nope").unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_writers_are_all_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.commit(vec![Write::Message(msg(&format!("m{i}"), i))])
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(s.engine_log().unwrap().len(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_bad_write_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.commit(vec![Write::Message(msg("dup", 1))]).await.unwrap();
+        let a = s.commit(vec![Write::Message(msg("dup", 2))]);
+        let b = s.commit(vec![Write::Message(msg("ok", 3))]);
+        let (a, b) = tokio::join!(a, b);
+        assert!(a.is_err());
+        assert!(b.is_ok());
+        assert!(s.message("ok").unwrap().is_some());
+    }
+}
