@@ -112,13 +112,13 @@ pub enum Write {
     PhoneNumber(PhoneNumber),
     App(App),
     Token(AccessToken),
-    Message(MessageRecord),
+    Message(Box<MessageRecord>),
     Consent(ConsentEvent),
 }
 
 /// What the engine is fed again at start, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineInput {
-    Message(MessageRecord),
+    Message(Box<MessageRecord>),
     Consent(ConsentEvent),
 }

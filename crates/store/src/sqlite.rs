@@ -298,7 +298,7 @@ impl Store for SqliteStore {
                         out.push(EngineInput::Consent(x));
                     }
                 } else if let Some(x) = m.next() {
-                    out.push(EngineInput::Message(x));
+                    out.push(EngineInput::Message(Box::new(x)));
                 }
             }
             Ok(out)
@@ -362,7 +362,7 @@ mod tests {
             ])
             .await
             .unwrap();
-            s.commit(vec![Write::Message(msg("m1", 10))]).await.unwrap();
+            s.commit(vec![Write::Message(Box::new(msg("m1", 10))))]).await.unwrap();
             s.commit(vec![Write::Consent(ConsentEvent {
                 waba_id: "1".into(),
                 wa_id: "5511987650001".into(),
@@ -371,7 +371,7 @@ mod tests {
             })])
             .await
             .unwrap();
-            s.commit(vec![Write::Message(msg("m2", 20))]).await.unwrap();
+            s.commit(vec![Write::Message(Box::new(msg("m2", 20))))]).await.unwrap();
         }
         let s = SqliteStore::open(dir.path()).unwrap();
         let a = s.accounts().unwrap();
@@ -396,7 +396,7 @@ mod tests {
         for i in 0..200 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
-                s.commit(vec![Write::Message(msg(&format!("m{i}"), i))])
+                s.commit(vec![Write::Message(Box::new(msg(&format!("m{i}"), i))))])
                     .await
             }));
         }
@@ -410,9 +410,9 @@ mod tests {
     async fn a_bad_write_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
-        s.commit(vec![Write::Message(msg("dup", 1))]).await.unwrap();
-        let a = s.commit(vec![Write::Message(msg("dup", 2))]);
-        let b = s.commit(vec![Write::Message(msg("ok", 3))]);
+        s.commit(vec![Write::Message(Box::new(msg("dup", 1))))]).await.unwrap();
+        let a = s.commit(vec![Write::Message(Box::new(msg("dup", 2))))]);
+        let b = s.commit(vec![Write::Message(Box::new(msg("ok", 3))))]);
         let (a, b) = tokio::join!(a, b);
         assert!(a.is_err());
         assert!(b.is_ok());
