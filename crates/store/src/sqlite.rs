@@ -362,7 +362,9 @@ mod tests {
             ])
             .await
             .unwrap();
-            s.commit(vec![Write::Message(Box::new(msg("m1", 10))))]).await.unwrap();
+            s.commit(vec![Write::Message(Box::new(msg("m1", 10)))])
+                .await
+                .unwrap();
             s.commit(vec![Write::Consent(ConsentEvent {
                 waba_id: "1".into(),
                 wa_id: "5511987650001".into(),
@@ -371,7 +373,9 @@ mod tests {
             })])
             .await
             .unwrap();
-            s.commit(vec![Write::Message(Box::new(msg("m2", 20))))]).await.unwrap();
+            s.commit(vec![Write::Message(Box::new(msg("m2", 20)))])
+                .await
+                .unwrap();
         }
         let s = SqliteStore::open(dir.path()).unwrap();
         let a = s.accounts().unwrap();
@@ -396,7 +400,7 @@ mod tests {
         for i in 0..200 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
-                s.commit(vec![Write::Message(Box::new(msg(&format!("m{i}"), i))))])
+                s.commit(vec![Write::Message(Box::new(msg(&format!("m{i}"), i)))])
                     .await
             }));
         }
@@ -410,9 +414,11 @@ mod tests {
     async fn a_bad_write_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
-        s.commit(vec![Write::Message(Box::new(msg("dup", 1))))]).await.unwrap();
-        let a = s.commit(vec![Write::Message(Box::new(msg("dup", 2))))]);
-        let b = s.commit(vec![Write::Message(Box::new(msg("ok", 3))))]);
+        s.commit(vec![Write::Message(Box::new(msg("dup", 1)))])
+            .await
+            .unwrap();
+        let a = s.commit(vec![Write::Message(Box::new(msg("dup", 2)))]);
+        let b = s.commit(vec![Write::Message(Box::new(msg("ok", 3)))]);
         let (a, b) = tokio::join!(a, b);
         assert!(a.is_err());
         assert!(b.is_ok());
