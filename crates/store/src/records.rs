@@ -94,12 +94,15 @@ pub struct MessageRecord {
     pub created_at: i64,
 }
 
-/// A consent change of a user, per WABA.
+/// What a user did that the engine must remember: consent changes (per WABA) and inbound
+/// messages (per business number, which open the service window).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsentEvent {
+pub struct UserEvent {
     pub waba_id: String,
+    /// The business number (E.164 digits) for inbound messages.
+    pub business: Option<String>,
     pub wa_id: String,
-    /// opt_in | opt_out | marketing_stop | marketing_resume
+    /// opt_in | opt_out | marketing_stop | marketing_resume | inbound | inbound_referral
     pub kind: String,
     pub at: i64,
 }
@@ -113,12 +116,12 @@ pub enum Write {
     App(App),
     Token(AccessToken),
     Message(Box<MessageRecord>),
-    Consent(ConsentEvent),
+    User(UserEvent),
 }
 
 /// What the engine is fed again at start, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineInput {
     Message(Box<MessageRecord>),
-    Consent(ConsentEvent),
+    User(UserEvent),
 }

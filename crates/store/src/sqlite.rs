@@ -26,8 +26,8 @@ CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL U
     conversation_id TEXT, conversation_category TEXT, conversation_expires_at INTEGER,
     pricing TEXT, charge TEXT, created_at INTEGER NOT NULL);
 CREATE INDEX messages_by_pair ON messages (phone_number_id, wa_id, created_at);
-CREATE TABLE consent_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, waba_id TEXT NOT NULL,
-    wa_id TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE user_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, waba_id TEXT NOT NULL,
+    business TEXT, wa_id TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL);
 "#];
 
 /// The most writes one transaction takes before it commits and starts another.
@@ -170,9 +170,9 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             tx.prepare_cached("INSERT INTO messages (id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)")?
                 .execute(params![m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at])?;
         }
-        Write::Consent(e) => {
+        Write::User(e) => {
             tx.prepare_cached(
-                "INSERT INTO consent_events (waba_id, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO user_events (waba_id, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![e.waba_id, e.wa_id, e.kind, e.at])?;
         }
@@ -268,18 +268,19 @@ impl Store for SqliteStore {
             let messages: Vec<MessageRecord> =
                 s.query_map([], message_row)?.collect::<Result<_, _>>()?;
             let mut s =
-                c.prepare("SELECT waba_id, wa_id, kind, at FROM consent_events ORDER BY seq")?;
-            let consents: Vec<ConsentEvent> = s
+                c.prepare("SELECT waba_id, business, wa_id, kind, at FROM user_events ORDER BY seq")?;
+            let consents: Vec<UserEvent> = s
                 .query_map([], |r| {
-                    Ok(ConsentEvent {
+                    Ok(UserEvent {
                         waba_id: r.get(0)?,
-                        wa_id: r.get(1)?,
-                        kind: r.get(2)?,
-                        at: r.get(3)?,
+                        business: r.get(1)?,
+                        wa_id: r.get(2)?,
+                        kind: r.get(3)?,
+                        at: r.get(4)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
-            // Merge by instant; at equal instants consent first (it was recorded before any
+            // Merge by instant; at equal instants a user's event first (it was recorded before any
             // send could depend on it).
             let mut out = Vec::with_capacity(messages.len() + consents.len());
             let (mut m, mut e) = (
@@ -295,7 +296,7 @@ impl Store for SqliteStore {
                 };
                 if take_consent {
                     if let Some(x) = e.next() {
-                        out.push(EngineInput::Consent(x));
+                        out.push(EngineInput::User(x));
                     }
                 } else if let Some(x) = m.next() {
                     out.push(EngineInput::Message(Box::new(x)));
@@ -365,8 +366,9 @@ mod tests {
             s.commit(vec![Write::Message(Box::new(msg("m1", 10)))])
                 .await
                 .unwrap();
-            s.commit(vec![Write::Consent(ConsentEvent {
+            s.commit(vec![Write::User(UserEvent {
                 waba_id: "1".into(),
+                business: None,
                 wa_id: "5511987650001".into(),
                 kind: "opt_in".into(),
                 at: 5,
@@ -383,7 +385,7 @@ mod tests {
         assert_eq!(a.tokens[0].token, "t");
         let log = s.engine_log().unwrap();
         assert_eq!(log.len(), 3);
-        assert!(matches!(&log[0], EngineInput::Consent(e) if e.kind == "opt_in"));
+        assert!(matches!(&log[0], EngineInput::User(e) if e.kind == "opt_in"));
         assert!(matches!(&log[1], EngineInput::Message(m) if m.id == "m1"));
         assert_eq!(
             s.message("m2").unwrap().unwrap().charge.as_deref(),
