@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the Cloud-API-compatible server (embedded SQLite in the data directory).
+    Serve(ServeArgs),
     /// Replay an event log: what the platform would have accepted and charged.
     Replay(ReplayArgs),
     /// Write a large, realistic event log (JSON Lines) for benchmarks.
@@ -72,6 +74,22 @@ struct ReplayArgs {
 }
 
 #[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML configuration file (see README); `OPENWABA_…` variables override it.
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:4980).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory (default ./openwaba-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+}
+
+#[derive(clap::Args)]
 struct GenArgs {
     /// Number of events.
     #[arg(long, default_value_t = 10_000)]
@@ -105,6 +123,7 @@ impl From<io::Error> for Usage {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(a) => run_serve(a),
         Command::Replay(a) => run_replay(a),
         Command::GenLog(a) => run_gen(a),
     };
@@ -271,4 +290,80 @@ fn run_gen(a: GenArgs) -> Result<(), Usage> {
         },
     }
     Ok(())
+}
+
+fn run_serve(a: ServeArgs) -> Result<(), Usage> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENWABA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match a.log_format.as_str() {
+        "json" => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+        "text" => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        other => {
+            return Err(Usage(format!(
+                "--log-format: `{other}` is not text or json"
+            )))
+        }
+    }
+    let mut config = openwaba_server::config::Config::load(a.config.as_deref())
+        .map_err(|e| Usage(e.to_string()))?;
+    if let Some(l) = a.listen {
+        config.listen = l;
+    }
+    if let Some(d) = a.data_dir {
+        config.data_dir = d;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Usage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async move {
+        let running = openwaba_server::app::start(&config).await.map_err(|e| Usage(e.to_string()))?;
+        let base = format!("http://{}", running.addr);
+        tracing::info!(address = %running.addr, data_dir = %config.data_dir.display(), "openwaba is listening");
+        if let Some(c) = &running.credentials {
+            let _ = writeln!(
+                io::stdout(),
+                "openwaba: first start, created in {dir}:\n  business        {b}\n  WABA            {w}\n  phone number    +{n} (id {p})\n  app             {app} (secret {sec}, webhook verify token {vt})\n  access token    {t}\n  admin token     {adm}\n\nTry it (opt the user in, then send a text inside a service window or a template):\n  curl -s {base}/v23.0/{p}/messages \\\n    -H 'Authorization: Bearer {t}' -H 'Content-Type: application/json' \\\n    -d '{{\"messaging_product\":\"whatsapp\",\"to\":\"5511987650001\",\"type\":\"text\",\"text\":{{\"body\":\"hello\"}}}}'\n",
+                dir = config.data_dir.display(),
+                b = c.business_id,
+                w = c.waba_id,
+                n = c.phone_number,
+                p = c.phone_number_id,
+                app = c.app_id,
+                sec = c.app_secret,
+                vt = c.verify_token,
+                t = c.access_token,
+                adm = c.admin_token,
+            );
+        }
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        running.stop().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

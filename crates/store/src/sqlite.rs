@@ -172,9 +172,9 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
         }
         Write::User(e) => {
             tx.prepare_cached(
-                "INSERT INTO user_events (waba_id, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO user_events (waba_id, business, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![e.waba_id, e.wa_id, e.kind, e.at])?;
+            .execute(params![e.waba_id, e.business, e.wa_id, e.kind, e.at])?;
         }
     }
     Ok(())
@@ -267,8 +267,9 @@ impl Store for SqliteStore {
             ))?;
             let messages: Vec<MessageRecord> =
                 s.query_map([], message_row)?.collect::<Result<_, _>>()?;
-            let mut s =
-                c.prepare("SELECT waba_id, business, wa_id, kind, at FROM user_events ORDER BY seq")?;
+            let mut s = c.prepare(
+                "SELECT waba_id, business, wa_id, kind, at FROM user_events ORDER BY seq",
+            )?;
             let consents: Vec<UserEvent> = s
                 .query_map([], |r| {
                     Ok(UserEvent {
@@ -368,7 +369,7 @@ mod tests {
                 .unwrap();
             s.commit(vec![Write::User(UserEvent {
                 waba_id: "1".into(),
-                business: None,
+                business: Some("15550001111".into()),
                 wa_id: "5511987650001".into(),
                 kind: "opt_in".into(),
                 at: 5,
@@ -385,7 +386,9 @@ mod tests {
         assert_eq!(a.tokens[0].token, "t");
         let log = s.engine_log().unwrap();
         assert_eq!(log.len(), 3);
-        assert!(matches!(&log[0], EngineInput::User(e) if e.kind == "opt_in"));
+        assert!(
+            matches!(&log[0], EngineInput::User(e) if e.kind == "opt_in" && e.business.as_deref() == Some("15550001111"))
+        );
         assert!(matches!(&log[1], EngineInput::Message(m) if m.id == "m1"));
         assert_eq!(
             s.message("m2").unwrap().unwrap().charge.as_deref(),

@@ -1,0 +1,167 @@
+//! `openwaba serve` as a user runs it: the real binary, real HTTP, `kill -9`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use openwaba_store::{SqliteStore, Store};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(dir: &std::path::Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_openwaba"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("OPENWABA_ACCESS_TOKEN", "tok")
+        .env("OPENWABA_ADMIN_TOKEN", "admin")
+        .env("OPENWABA_WABA_ID", "200000000000001")
+        .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not start");
+}
+
+#[test]
+fn a_message_answered_200_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve(dir.path(), port);
+    wait_ready(port);
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let r = http
+        .post(format!(
+            "{base}/_admin/phone_numbers/300000000000001/inbound"
+        ))
+        .bearer_auth("admin")
+        .json(&json!({"from": "5511987650001"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!("{base}/v23.0/300000000000001/messages"))
+        .bearer_auth("tok")
+        .json(&json!({"messaging_product": "whatsapp", "to": "5511987650001", "type": "text", "text": {"body": "ol\u{e1} \u{1f44b}"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.json::<Value>().unwrap()["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    child.wait().unwrap();
+
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let m = store
+        .message(&id)
+        .unwrap()
+        .expect("the acknowledged message is on disk");
+    assert_eq!(m.status, "delivered");
+    assert!(m.content.contains("ol\u{e1}"));
+    drop(store);
+
+    // And the server picks up where it was: the window is still open after a restart.
+    let port = free_port();
+    let mut child = serve(dir.path(), port);
+    wait_ready(port);
+    let r = http
+        .post(format!("http://127.0.0.1:{port}/v23.0/300000000000001/messages"))
+        .bearer_auth("tok")
+        .json(&json!({"messaging_product": "whatsapp", "to": "5511987650001", "type": "text", "text": {"body": "again"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id2 = r.json::<Value>().unwrap()["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let m2 = store.message(&id2).unwrap().unwrap();
+    assert_eq!(
+        m2.status, "delivered",
+        "the window was rebuilt from the store"
+    );
+}
+
+#[test]
+fn first_start_prints_credentials_and_a_curl_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openwaba"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("access token"), "{text}");
+    assert!(text.contains("curl -s http://127.0.0.1:"), "{text}");
+    let token = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("access token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("EAA"));
+    // The same data directory keeps the same token.
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openwaba"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let r = reqwest::blocking::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{port}/v23.0/me?access_token={token}"
+        ))
+        .send()
+        .unwrap();
+    assert_ne!(r.status(), 401, "the token still works after a restart");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -1,0 +1,569 @@
+//! The HTTP surface: Graph paths (versioned or not), `/healthz`, `/metrics`, and openwaba's
+//! own admin API under `/_admin`.
+//!
+//! Graph addresses objects by id (`/{id}`, `/{id}/{edge}`) whatever their type, so Graph
+//! requests go to one handler that strips the optional `/vNN.N` prefix, authenticates, and
+//! dispatches on the object the id names. A token sees only its business's objects; any
+//! other id answers as Graph does for an object you may not see (HTTP 400, 100/33).
+
+use crate::app::AppState;
+use crate::graph_error::GraphError;
+use crate::ids;
+use crate::limits::Limited;
+use crate::send_body::{parse_send_body, MessageKind, OutboundMessage, SendBody};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use openwaba_engine::{Outbound, SendStatus, WaId};
+use openwaba_store::{MessageRecord, UserEvent, Write};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+type St = State<Arc<AppState>>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics))
+        .route("/_admin/wabas/{waba}/consent", post(admin_consent))
+        .route("/_admin/phone_numbers/{phone}/inbound", post(admin_inbound))
+        .fallback(graph)
+        .with_state(state)
+}
+
+async fn metrics(State(st): St) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        st.metrics.render(),
+    )
+        .into_response()
+}
+
+fn error_response(e: &GraphError) -> Response {
+    let status = StatusCode::from_u16(e.http_status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, Json(e.body(&ids::fbtrace_id()))).into_response();
+    if let Some(s) = e.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+    }
+    if e.code == 190 {
+        resp.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "OAuth \"Facebook Platform\" \"invalid_token\" \"Invalid OAuth access token.\"",
+            ),
+        );
+    }
+    resp
+}
+
+fn is_version(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('v') else {
+        return false;
+    };
+    let mut parts = rest.split('.');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
+        if !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// The business of the request's token: `Authorization: Bearer …` or `?access_token=…`.
+fn authenticate(
+    st: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<String, GraphError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let v = v.trim();
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .or_else(|| v.strip_prefix("OAuth "))
+        })
+        .map(|t| t.trim().to_owned());
+    let token = header
+        .or_else(|| query.get("access_token").cloned())
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(GraphError::token_required());
+    };
+    let reg = st
+        .registry
+        .read()
+        .map_err(|_| GraphError::invalid_token())?;
+    reg.tokens
+        .get(&token)
+        .cloned()
+        .ok_or_else(GraphError::invalid_token)
+}
+
+async fn graph(
+    State(st): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let started = std::time::Instant::now();
+    st.metrics.requests.fetch_add(1, Relaxed);
+    let result = dispatch(&st, &method, uri.path(), &headers, &query, body).await;
+    st.metrics.observe_latency(started.elapsed().as_secs_f64());
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            st.metrics.errors.fetch_add(1, Relaxed);
+            error_response(&e)
+        }
+    }
+}
+
+async fn dispatch(
+    st: &Arc<AppState>,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: Bytes,
+) -> Result<Value, GraphError> {
+    let mut segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.first().is_some_and(|s| is_version(s)) {
+        segs.remove(0);
+    }
+    let verb = method.as_str().to_ascii_lowercase();
+    let business = authenticate(st, headers, query)?;
+    let Some(id) = segs.first().copied() else {
+        return Err(GraphError::invalid_parameter(
+            "Unsupported request: no object id in the path.",
+        ));
+    };
+    match (method.clone(), &segs[1..]) {
+        (Method::POST, ["messages"]) => send_message(st, &business, id, &body).await,
+        (Method::GET, ["phone_numbers"]) => list_phone_numbers(st, &business, id, query),
+        (Method::GET, []) => get_node(st, &business, id, query),
+        _ => Err(GraphError::unknown_object(id, &verb)),
+    }
+}
+
+/// `fields=a,b,c{x}` → the top-level names.
+fn fields(query: &HashMap<String, String>) -> Option<Vec<String>> {
+    let f = query.get("fields")?;
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    for c in f.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => out.push(std::mem::take(&mut cur).trim().to_owned()),
+            _ if depth == 0 => cur.push(c),
+            _ => {}
+        }
+    }
+    out.push(cur.trim().to_owned());
+    Some(out.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+fn display_number(n: &str) -> String {
+    format!("+{n}")
+}
+
+fn phone_json(p: &openwaba_store::PhoneNumber, wanted: Option<&[String]>) -> Value {
+    let all = json!({
+        "id": p.id,
+        "display_phone_number": display_number(&p.number),
+        "verified_name": p.verified_name,
+        "quality_rating": p.quality_rating,
+        "messaging_limit_tier": p.messaging_limit_tier,
+        "code_verification_status": "VERIFIED",
+        "name_status": "APPROVED",
+        "platform_type": "CLOUD_API",
+        "status": if p.registered { "CONNECTED" } else { "PENDING" },
+        "throughput": {"level": if p.throughput_mps > 80 { "HIGH" } else { "STANDARD" }},
+        "account_mode": "LIVE",
+        "is_official_business_account": false,
+    });
+    let default = [
+        "id",
+        "display_phone_number",
+        "verified_name",
+        "quality_rating",
+    ];
+    let mut out = serde_json::Map::new();
+    let names: Vec<String> = match wanted {
+        Some(w) => w.to_vec(),
+        None => default.iter().map(|s| s.to_string()).collect(),
+    };
+    for n in names.iter().chain(std::iter::once(&"id".to_string())) {
+        if let Some(v) = all.get(n) {
+            out.insert(n.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn get_node(
+    st: &AppState,
+    business: &str,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> Result<Value, GraphError> {
+    let reg = st
+        .registry
+        .read()
+        .map_err(|_| GraphError::unknown_object(id, "get"))?;
+    let wanted = fields(query);
+    if let Some(p) = reg.visible_number(business, id) {
+        return Ok(phone_json(p, wanted.as_deref()));
+    }
+    if let Some(w) = reg.visible_waba(business, id) {
+        let all = json!({
+            "id": w.id, "name": w.name, "timezone_id": w.timezone, "currency": w.currency,
+            "message_template_namespace": format!("openwaba_{}", w.id),
+            "account_review_status": "APPROVED",
+        });
+        let names = wanted.unwrap_or_else(|| vec!["id".into(), "name".into()]);
+        let mut out = serde_json::Map::new();
+        for n in names.iter().chain(std::iter::once(&"id".to_string())) {
+            if let Some(v) = all.get(n) {
+                out.insert(n.clone(), v.clone());
+            }
+        }
+        return Ok(Value::Object(out));
+    }
+    Err(GraphError::unknown_object(id, "get"))
+}
+
+fn list_phone_numbers(
+    st: &AppState,
+    business: &str,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> Result<Value, GraphError> {
+    let reg = st
+        .registry
+        .read()
+        .map_err(|_| GraphError::unknown_object(id, "get"))?;
+    if reg.visible_waba(business, id).is_none() {
+        return Err(GraphError::unknown_object(id, "get"));
+    }
+    let wanted = fields(query);
+    let data: Vec<Value> = reg
+        .numbers_of(id)
+        .into_iter()
+        .map(|p| phone_json(p, wanted.as_deref()))
+        .collect();
+    Ok(json!({"data": data}))
+}
+
+async fn send_message(
+    st: &Arc<AppState>,
+    business: &str,
+    phone_id: &str,
+    body: &[u8],
+) -> Result<Value, GraphError> {
+    let phone = {
+        let reg = st
+            .registry
+            .read()
+            .map_err(|_| GraphError::unknown_object(phone_id, "post"))?;
+        reg.visible_number(business, phone_id).cloned()
+    }
+    .ok_or_else(|| GraphError::unknown_object(phone_id, "post"))?;
+    let msg = match parse_send_body(body)? {
+        SendBody::MarkRead { .. } => return Ok(json!({"success": true})),
+        SendBody::Message(m) => m,
+    };
+    let outbound = match &msg.kind {
+        MessageKind::Template(t) => {
+            // Template management arrives with the templates API; until a template exists
+            // under that name and language, the send is refused as Meta refuses it.
+            return Err(GraphError::template_not_found(format!(
+                "template name ({}) does not exist in {}",
+                t.name, t.language
+            )));
+        }
+        _ => Outbound::FreeForm,
+    };
+    decide_and_record(st, &phone, msg, outbound, None).await
+}
+
+/// Limits, the engine's decision, the durable record, the response.
+async fn decide_and_record(
+    st: &Arc<AppState>,
+    phone: &openwaba_store::PhoneNumber,
+    msg: OutboundMessage,
+    outbound: Outbound,
+    template_category: Option<&str>,
+) -> Result<Value, GraphError> {
+    let now = st.clock.now();
+    let business_number =
+        WaId::parse(&phone.number).map_err(|e| GraphError::invalid_value(e.to_string()))?;
+    if let Ok(mut limits) = st.limits.lock() {
+        match limits.admit(now, &phone.id, &msg.wa_id.to_string(), phone.throughput_mps) {
+            Ok(()) => {}
+            Err(Limited::Throughput { retry_after }) => {
+                return Err(GraphError::throughput(retry_after))
+            }
+            Err(Limited::Pair { retry_after }) => {
+                return Err(GraphError::pair_rate_limit(retry_after))
+            }
+        }
+    }
+    let engine = {
+        let engines = st
+            .engines
+            .read()
+            .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
+        engines.get(&phone.waba_id).cloned()
+    }
+    .ok_or_else(|| GraphError::unknown_object(&phone.id, "post"))?;
+    let id = ids::wamid(&msg.wa_id.to_string(), true);
+    let commit = {
+        let mut engine = engine
+            .lock()
+            .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
+        let outcome = engine
+            .send(
+                now,
+                business_number,
+                msg.wa_id,
+                outbound,
+                openwaba_engine::Delivery::Delivered,
+            )
+            .map_err(|e| GraphError::invalid_parameter(e.to_string()))?;
+        let (status, error_code) = match outcome.status {
+            SendStatus::Delivered => ("delivered", None),
+            SendStatus::Rejected(r) => {
+                st.metrics.sent_rejected.fetch_add(1, Relaxed);
+                return Err(GraphError::engine(r.code(), r.title(), r.details(), 400));
+            }
+            SendStatus::Failed(f) if phone.sync_failures => {
+                st.metrics.sent_failed.fetch_add(1, Relaxed);
+                return Err(GraphError::engine(f.code(), f.title(), f.details(), 400));
+            }
+            SendStatus::Failed(f) => ("failed", Some(f.code())),
+        };
+        let pricing = outcome.pricing.map(|p| {
+            json!({"billable": p.billable, "pricing_model": p.model.as_str(), "category": p.category.as_str(), "type": p.kind.as_str()}).to_string()
+        });
+        let record = MessageRecord {
+            id: id.clone(),
+            waba_id: phone.waba_id.clone(),
+            phone_number_id: phone.id.clone(),
+            business: phone.number.clone(),
+            to: msg.to.clone(),
+            wa_id: msg.wa_id.to_string(),
+            type_name: msg.type_name.to_owned(),
+            template_category: template_category.map(str::to_owned),
+            content: msg.content.to_string(),
+            biz_opaque_callback_data: msg.biz_opaque_callback_data.clone(),
+            context_message_id: msg.context_message_id.clone(),
+            status: status.to_owned(),
+            error_code,
+            conversation_id: outcome.conversation.map(|c| c.id.to_string()),
+            conversation_category: outcome.conversation.map(|c| c.category.as_str().to_owned()),
+            conversation_expires_at: outcome.conversation.map(|c| c.expires_at.millis()),
+            pricing,
+            charge: outcome
+                .pricing
+                .and_then(|p| p.charge)
+                .map(|c| c.to_string()),
+            created_at: now.millis(),
+        };
+        if status == "delivered" {
+            st.metrics.sent_delivered.fetch_add(1, Relaxed);
+        } else {
+            st.metrics.sent_failed.fetch_add(1, Relaxed);
+        }
+        // Enqueued under the WABA's lock, so the store keeps the engine's order.
+        st.store.commit(vec![Write::Message(Box::new(record))])
+    };
+    commit.await.map_err(|e| {
+        tracing::error!(error = %e, "a message could not be stored");
+        GraphError::engine(
+            131_000,
+            "Something went wrong",
+            "The message could not be stored; it was not sent.",
+            500,
+        )
+    })?;
+    let mut resp = json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": msg.to, "wa_id": msg.wa_id.to_string()}],
+        "messages": [{"id": id}],
+    });
+    if template_category.is_some() {
+        resp["messages"][0]["message_status"] = json!("accepted");
+    }
+    Ok(resp)
+}
+
+/// `POST /_admin/wabas/{waba}/consent` `{"wa_id": "…", "event": "opt_in"}`: records a user's
+/// opt-in, opt-out or marketing preference (openwaba's own API; admin token required).
+fn admin_authorized(st: &AppState, headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == st.admin_token)
+}
+
+/// `POST /_admin/phone_numbers/{id}/inbound` `{"from": "…", "referral": false}`: the user
+/// wrote to the number, which opens (or restarts) the customer service window; `referral`
+/// marks a click-to-WhatsApp entry. (The full simulated phone, with inbound webhooks, is
+/// the next milestone.)
+async fn admin_inbound(
+    State(st): St,
+    Path(phone_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !admin_authorized(&st, &headers) {
+        return error_response(&GraphError::invalid_token());
+    }
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(&GraphError::invalid_parameter(format!(
+                "the body is not JSON: {e}"
+            )))
+        }
+    };
+    let Some(from) = v.get("from").and_then(Value::as_str) else {
+        return error_response(&GraphError::missing_parameter("from is required"));
+    };
+    let user = match WaId::parse(from) {
+        Ok(u) => u,
+        Err(e) => return error_response(&GraphError::invalid_value(format!("from: {e}"))),
+    };
+    let referral = v.get("referral").and_then(Value::as_bool).unwrap_or(false);
+    let phone = st
+        .registry
+        .read()
+        .ok()
+        .and_then(|r| r.phone_numbers.get(&phone_id).cloned());
+    let Some(phone) = phone else {
+        return error_response(&GraphError::unknown_object(&phone_id, "post"));
+    };
+    let Ok(business) = WaId::parse(&phone.number) else {
+        return error_response(&GraphError::invalid_value(
+            "the business number is not E.164",
+        ));
+    };
+    let engine = st
+        .engines
+        .read()
+        .ok()
+        .and_then(|e| e.get(&phone.waba_id).cloned());
+    let Some(engine) = engine else {
+        return error_response(&GraphError::unknown_object(&phone_id, "post"));
+    };
+    let now = st.clock.now();
+    let commit = {
+        let Ok(mut e) = engine.lock() else {
+            return error_response(&GraphError::invalid_parameter("engine unavailable"));
+        };
+        e.inbound(now, business, user, referral);
+        let kind = if referral {
+            "inbound_referral"
+        } else {
+            "inbound"
+        };
+        st.store.commit(vec![Write::User(UserEvent {
+            waba_id: phone.waba_id.clone(),
+            business: Some(phone.number.clone()),
+            wa_id: user.to_string(),
+            kind: kind.to_owned(),
+            at: now.millis(),
+        })])
+    };
+    match commit.await {
+        Ok(()) => Json(json!({"success": true, "id": ids::wamid(&user.to_string(), false)}))
+            .into_response(),
+        Err(e) => error_response(&GraphError::engine(
+            131_000,
+            "Something went wrong",
+            &e.to_string(),
+            500,
+        )),
+    }
+}
+
+async fn admin_consent(
+    State(st): St,
+    Path(waba): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !admin_authorized(&st, &headers) {
+        return error_response(&GraphError::invalid_token());
+    }
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(&GraphError::invalid_parameter(format!(
+                "the body is not JSON: {e}"
+            )))
+        }
+    };
+    let Some(wa_id) = v.get("wa_id").and_then(Value::as_str) else {
+        return error_response(&GraphError::missing_parameter("wa_id is required"));
+    };
+    let user = match WaId::parse(wa_id) {
+        Ok(u) => u,
+        Err(e) => return error_response(&GraphError::invalid_value(format!("wa_id: {e}"))),
+    };
+    let event = v.get("event").and_then(Value::as_str).unwrap_or("opt_in");
+    if !matches!(
+        event,
+        "opt_in" | "opt_out" | "marketing_stop" | "marketing_resume"
+    ) {
+        return error_response(&GraphError::invalid_value(format!(
+            "event `{event}` is not one of opt_in, opt_out, marketing_stop, marketing_resume"
+        )));
+    }
+    let engine = st.engines.read().ok().and_then(|e| e.get(&waba).cloned());
+    let Some(engine) = engine else {
+        return error_response(&GraphError::unknown_object(&waba, "post"));
+    };
+    let now = st.clock.now();
+    let commit = {
+        let Ok(mut e) = engine.lock() else {
+            return error_response(&GraphError::invalid_parameter("engine unavailable"));
+        };
+        match event {
+            "opt_in" => e.opt_in(user),
+            "opt_out" => e.opt_out(user),
+            "marketing_stop" => e.marketing_stop(user),
+            _ => e.marketing_resume(user),
+        }
+        st.store.commit(vec![Write::User(UserEvent {
+            waba_id: waba.clone(),
+            business: None,
+            wa_id: user.to_string(),
+            kind: event.to_owned(),
+            at: now.millis(),
+        })])
+    };
+    match commit.await {
+        Ok(()) => Json(json!({"success": true})).into_response(),
+        Err(e) => error_response(&GraphError::engine(
+            131_000,
+            "Something went wrong",
+            &e.to_string(),
+            500,
+        )),
+    }
+}

@@ -1,0 +1,373 @@
+//! The application: state, first-start bootstrap, engine rebuild, router and serving.
+
+use crate::api;
+use crate::clock::{Clock, RealClock};
+use crate::config::{Config, ConfigError};
+use crate::ids;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use openwaba_engine::{
+    ConsentMode, Delivery, Engine, EngineConfig, MissingRates, Outbound, Policy, TemplateCategory,
+    TimeZoneId, WaId,
+};
+use openwaba_store::{
+    AccessToken, App, Business, EngineInput, PhoneNumber, SqliteStore, Store, StoreError, Waba,
+    Write,
+};
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("WABA {waba}: {what}")]
+    Waba { waba: String, what: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Shared state of the server.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub registry: RwLock<Registry>,
+    /// One engine per WABA; a send decides under its WABA's lock.
+    pub engines: RwLock<FxHashMap<String, Arc<Mutex<Engine>>>>,
+    pub limits: Mutex<Limits>,
+    pub metrics: Metrics,
+    pub clock: Arc<dyn Clock>,
+    pub admin_token: String,
+}
+
+/// What a first start created, to print.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub business_id: String,
+    pub waba_id: String,
+    pub phone_number_id: String,
+    pub phone_number: String,
+    pub app_id: String,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub access_token: String,
+    pub admin_token: String,
+}
+
+pub fn engine_for(w: &Waba) -> Result<Engine, StartError> {
+    let bad = |what: String| StartError::Waba {
+        waba: w.id.clone(),
+        what,
+    };
+    let mut cfg = EngineConfig::builtin().map_err(|e| bad(e.to_string()))?;
+    cfg.zone = TimeZoneId::parse(&w.timezone).map_err(|e| bad(e.to_string()))?;
+    cfg.consent = w
+        .consent_mode
+        .parse::<ConsentMode>()
+        .map_err(|e| bad(e.to_string()))?;
+    cfg.policy = Policy::Auto;
+    // A live send is never refused for want of a price: it is priced `null` and reported.
+    cfg.missing_rates = MissingRates::Allow;
+    Ok(Engine::new(cfg))
+}
+
+/// Creates what the configuration names (and, on a first start, one of everything), so that
+/// `openwaba serve` with no arguments is ready to use.
+async fn bootstrap(config: &Config, store: &dyn Store) -> Result<Option<Credentials>, StartError> {
+    let existing = store.accounts()?;
+    let first = existing.businesses.is_empty();
+    let Some(bc) = config
+        .business
+        .clone()
+        .or_else(|| first.then(Default::default))
+    else {
+        return Ok(None);
+    };
+    let mut writes = Vec::new();
+    let business_id = bc
+        .id
+        .clone()
+        .or_else(|| existing.businesses.first().map(|b| b.id.clone()))
+        .unwrap_or_else(ids::object_id);
+    writes.push(Write::Business(Business {
+        id: business_id.clone(),
+        name: bc
+            .name
+            .clone()
+            .unwrap_or_else(|| "openwaba test business".into()),
+    }));
+    let mut wabas = bc.wabas.clone();
+    if first && wabas.is_empty() {
+        wabas.push(Default::default());
+    }
+    let mut creds = Credentials {
+        business_id: business_id.clone(),
+        waba_id: String::new(),
+        phone_number_id: String::new(),
+        phone_number: String::new(),
+        app_id: String::new(),
+        app_secret: String::new(),
+        verify_token: String::new(),
+        access_token: String::new(),
+        admin_token: String::new(),
+    };
+    for (wi, w) in wabas.iter().enumerate() {
+        if w.id.is_none() && !first {
+            continue; // objects without fixed ids are created on the first start only
+        }
+        let waba = Waba {
+            id: w.id.clone().unwrap_or_else(ids::object_id),
+            business_id: business_id.clone(),
+            name: w
+                .name
+                .clone()
+                .unwrap_or_else(|| "openwaba test WABA".into()),
+            timezone: w.timezone.clone().unwrap_or_else(|| "UTC".into()),
+            currency: w.currency.clone().unwrap_or_else(|| "USD".into()),
+            consent_mode: w.consent_mode.clone().unwrap_or_else(|| "enforce".into()),
+        };
+        engine_for(&waba)?; // refuse a bad time zone or consent mode now, with its name
+        let mut numbers = w.phone_numbers.clone();
+        if first && numbers.is_empty() {
+            numbers.push(crate::config::PhoneNumberConfig {
+                number: "15550001111".into(),
+                ..Default::default()
+            });
+        }
+        for (pi, p) in numbers.iter().enumerate() {
+            if p.id.is_none() && !first {
+                continue;
+            }
+            WaId::parse(&p.number).map_err(|e| StartError::Waba {
+                waba: waba.id.clone(),
+                what: e.to_string(),
+            })?;
+            let number = PhoneNumber {
+                id: p.id.clone().unwrap_or_else(ids::object_id),
+                waba_id: waba.id.clone(),
+                number: p.number.clone(),
+                verified_name: p
+                    .verified_name
+                    .clone()
+                    .unwrap_or_else(|| "openwaba Test".into()),
+                quality_rating: "GREEN".into(),
+                messaging_limit_tier: "TIER_1K".into(),
+                throughput_mps: p.throughput_mps.unwrap_or(80),
+                sync_failures: p.sync_failures.unwrap_or(false),
+                registered: true,
+            };
+            if wi == 0 && pi == 0 {
+                creds.phone_number_id = number.id.clone();
+                creds.phone_number = number.number.clone();
+            }
+            writes.push(Write::PhoneNumber(number));
+        }
+        if wi == 0 {
+            creds.waba_id = waba.id.clone();
+        }
+        writes.push(Write::Waba(waba));
+    }
+    let mut apps = bc.apps.clone();
+    if first && apps.is_empty() {
+        apps.push(Default::default());
+    }
+    for (ai, a) in apps.iter().enumerate() {
+        if a.id.is_none() && !first {
+            continue;
+        }
+        let app = App {
+            id: a.id.clone().unwrap_or_else(ids::object_id),
+            business_id: business_id.clone(),
+            app_secret: a.app_secret.clone().unwrap_or_else(|| ids::secret(32)),
+            verify_token: a.verify_token.clone().unwrap_or_else(|| ids::secret(16)),
+            callback_url: a.callback_url.clone(),
+            webhook_version: a.webhook_version.clone().unwrap_or_else(|| "v23.0".into()),
+        };
+        if ai == 0 {
+            creds.app_id = app.id.clone();
+            creds.app_secret = app.app_secret.clone();
+            creds.verify_token = app.verify_token.clone();
+        }
+        writes.push(Write::App(app));
+    }
+    let mut tokens = bc.access_tokens.clone();
+    if first && tokens.is_empty() {
+        tokens.push(ids::access_token());
+    }
+    for t in &tokens {
+        writes.push(Write::Token(AccessToken {
+            token: t.clone(),
+            business_id: business_id.clone(),
+        }));
+    }
+    creds.access_token = tokens.first().cloned().unwrap_or_default();
+    store.commit(writes).await?;
+    Ok(first.then_some(creds))
+}
+
+/// Feeds the stored decisions back to fresh engines, so windows, conversations, free tiers
+/// and consent are as they were before the restart.
+fn rebuild(
+    engines: &FxHashMap<String, Arc<Mutex<Engine>>>,
+    store: &dyn Store,
+) -> Result<(), StartError> {
+    for input in store.engine_log()? {
+        match input {
+            EngineInput::User(e) => {
+                let (Some(engine), Ok(user)) = (engines.get(&e.waba_id), WaId::parse(&e.wa_id))
+                else {
+                    continue;
+                };
+                let Ok(mut engine) = engine.lock() else {
+                    continue;
+                };
+                let at = openwaba_engine::Instant::from_millis(e.at);
+                let business = e.business.as_deref().and_then(|b| WaId::parse(b).ok());
+                match e.kind.as_str() {
+                    "inbound" | "inbound_referral" => {
+                        if let Some(b) = business {
+                            engine.inbound(at, b, user, e.kind == "inbound_referral");
+                        }
+                    }
+                    "opt_in" => engine.opt_in(user),
+                    "opt_out" => engine.opt_out(user),
+                    "marketing_stop" => engine.marketing_stop(user),
+                    "marketing_resume" => engine.marketing_resume(user),
+                    _ => {}
+                }
+            }
+            EngineInput::Message(m) => {
+                let (Some(engine), Ok(business), Ok(user)) = (
+                    engines.get(&m.waba_id),
+                    WaId::parse(&m.business),
+                    WaId::parse(&m.wa_id),
+                ) else {
+                    continue;
+                };
+                let outbound = match m
+                    .template_category
+                    .as_deref()
+                    .map(str::parse::<TemplateCategory>)
+                {
+                    Some(Ok(c)) => Outbound::Template(c),
+                    _ => Outbound::FreeForm,
+                };
+                let delivery = if m.error_code == Some(131_026) {
+                    Delivery::Undeliverable
+                } else {
+                    Delivery::Delivered
+                };
+                if let Ok(mut engine) = engine.lock() {
+                    let _ = engine.send(
+                        openwaba_engine::Instant::from_millis(m.created_at),
+                        business,
+                        user,
+                        outbound,
+                        delivery,
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store, creates what is missing, rebuilds the engines.
+pub async fn build(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<AppState>, Option<Credentials>), StartError> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    let mut creds = bootstrap(config, store.as_ref()).await?;
+    let accounts = store.accounts()?;
+    let admin_token = match &config.admin_token {
+        Some(t) => t.clone(),
+        None => {
+            let path = config.data_dir.join("admin-token");
+            match std::fs::read_to_string(&path) {
+                Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+                _ => {
+                    let t = ids::secret(32);
+                    std::fs::write(&path, &t).map_err(|source| StoreError::DataDir {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                    t
+                }
+            }
+        }
+    };
+    if let Some(c) = creds.as_mut() {
+        c.admin_token = admin_token.clone();
+    }
+    let mut engines = FxHashMap::default();
+    for w in &accounts.wabas {
+        engines.insert(w.id.clone(), Arc::new(Mutex::new(engine_for(w)?)));
+    }
+    rebuild(&engines, store.as_ref())?;
+    let state = AppState {
+        store,
+        registry: RwLock::new(Registry::from_accounts(&accounts)),
+        engines: RwLock::new(engines),
+        limits: Mutex::new(Limits::default()),
+        metrics: Metrics::default(),
+        clock,
+        admin_token,
+    };
+    Ok((Arc::new(state), creds))
+}
+
+/// A running server: its address and a handle to stop it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub state: Arc<AppState>,
+    pub credentials: Option<Credentials>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes requests in flight, and returns.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the server on `config.listen` (port 0 picks a free port).
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let (state, credentials) = build(config, Arc::new(RealClock)).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen.to_string(),
+        source,
+    })?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = api::router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        credentials,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,16 @@
+//! # openwaba-server
+//!
+//! A server that speaks Meta's Graph API for WhatsApp closely enough that unmodified clients
+//! work against it, deciding every send with the rules engine and storing every accepted
+//! message durably before answering.
+
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod graph_error;
+pub mod ids;
+pub mod limits;
+pub mod metrics;
+pub mod registry;
+pub mod send_body;

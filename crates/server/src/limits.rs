@@ -1,0 +1,110 @@
+//! Throughput (130429) and pair (131056) limits: token buckets, judged at the instant given.
+//!
+//! - Per business number: `mps` messages a second, a burst of one second's worth.
+//! - Per (number, user): one message every 6 s, with bursts of up to 45 borrowed from the
+//!   future (rules.md §10).
+
+use openwaba_engine::Instant;
+use rustc_hash::FxHashMap;
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at_ms: i64,
+}
+
+impl Bucket {
+    /// Takes a token if there is one; else returns the seconds until one is back.
+    fn take(&mut self, now: Instant, rate_per_s: f64, capacity: f64) -> Result<(), u64> {
+        let elapsed = (now.millis() - self.at_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * rate_per_s).min(capacity);
+        self.at_ms = self.at_ms.max(now.millis());
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - self.tokens) / rate_per_s).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+pub const PAIR_INTERVAL_S: f64 = 6.0;
+pub const PAIR_BURST: f64 = 45.0;
+
+#[derive(Default)]
+pub struct Limits {
+    numbers: FxHashMap<String, Bucket>,
+    pairs: FxHashMap<(String, String), Bucket>,
+}
+
+pub enum Limited {
+    Throughput { retry_after: u64 },
+    Pair { retry_after: u64 },
+}
+
+impl Limits {
+    /// Counts one message of `number` to `user` at `now`, or says which limit it hits.
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        number: &str,
+        user: &str,
+        mps: u32,
+    ) -> Result<(), Limited> {
+        let mps = f64::from(mps.max(1));
+        let nb = self.numbers.entry(number.to_owned()).or_insert(Bucket {
+            tokens: mps,
+            at_ms: now.millis(),
+        });
+        let mut probe = *nb;
+        probe
+            .take(now, mps, mps)
+            .map_err(|retry_after| Limited::Throughput { retry_after })?;
+        let pb = self
+            .pairs
+            .entry((number.to_owned(), user.to_owned()))
+            .or_insert(Bucket {
+                tokens: PAIR_BURST,
+                at_ms: now.millis(),
+            });
+        pb.take(now, 1.0 / PAIR_INTERVAL_S, PAIR_BURST)
+            .map_err(|retry_after| Limited::Pair { retry_after })?;
+        // Only a message that passes both limits uses a throughput token.
+        if let Some(nb) = self.numbers.get_mut(number) {
+            *nb = probe;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throughput_and_pair_limits() {
+        let mut l = Limits::default();
+        let t = Instant::from_millis(1_000_000);
+        for i in 0..10 {
+            assert!(l.admit(t, "n", &format!("u{i}"), 10).is_ok());
+        }
+        assert!(matches!(
+            l.admit(t, "n", "u99", 10),
+            Err(Limited::Throughput { .. })
+        ));
+        let later = Instant::from_millis(1_001_000);
+        assert!(l.admit(later, "n", "u99", 10).is_ok());
+
+        let mut l = Limits::default();
+        for _ in 0..45 {
+            assert!(l.admit(t, "n", "u", 1000).is_ok());
+        }
+        assert!(matches!(
+            l.admit(t, "n", "u", 1000),
+            Err(Limited::Pair { retry_after: 6 })
+        ));
+        assert!(l
+            .admit(Instant::from_millis(1_006_000), "n", "u", 1000)
+            .is_ok());
+    }
+}

@@ -1,0 +1,453 @@
+//! Black-box tests of the Graph API: a real server on a free port with a fresh data
+//! directory, driven over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use openwaba_server::app::{start, Running};
+use openwaba_server::config::Config;
+use openwaba_store::{Business, PhoneNumber, SqliteStore, Store, Waba, Write};
+use serde_json::{json, Value};
+
+struct TestApp {
+    base: String,
+    http: reqwest::Client,
+    running: Option<Running>,
+    dir: tempfile::TempDir,
+}
+
+const TOKEN: &str = "test-token";
+const PHONE: &str = "300000000000001";
+const WABA: &str = "200000000000001";
+const USER: &str = "5511987650001";
+
+fn config(dir: &std::path::Path, mps: u32, sync_failures: bool) -> Config {
+    let text = format!(
+        r#"
+listen = "127.0.0.1:0"
+data_dir = "{}"
+admin_token = "admin"
+[business]
+id = "100000000000001"
+name = "Shop"
+access_tokens = ["{TOKEN}"]
+[[business.wabas]]
+id = "{WABA}"
+timezone = "America/Sao_Paulo"
+[[business.wabas.phone_numbers]]
+id = "{PHONE}"
+number = "15550001111"
+throughput_mps = {mps}
+sync_failures = {sync_failures}
+"#,
+        dir.display()
+    );
+    Config::from_toml(&text).unwrap()
+}
+
+async fn spawn_app_with(mps: u32, sync_failures: bool) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&config(dir.path(), mps, sync_failures))
+        .await
+        .unwrap();
+    TestApp {
+        base: format!("http://{}", running.addr),
+        http: reqwest::Client::new(),
+        running: Some(running),
+        dir,
+    }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(1000, false).await
+}
+
+impl TestApp {
+    async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        let running = start(&config(self.dir.path(), 1000, false)).await.unwrap();
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn admin(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth("admin")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn user_writes(&self, user: &str) {
+        let (s, _) = self
+            .admin(
+                &format!("/_admin/phone_numbers/{PHONE}/inbound"),
+                json!({"from": user}),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+
+    fn stored(&self, id: &str) -> openwaba_store::MessageRecord {
+        self.running
+            .as_ref()
+            .unwrap()
+            .state
+            .store
+            .message(id)
+            .unwrap()
+            .expect("stored")
+    }
+}
+
+fn text(to: &str, body: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"body": body}})
+}
+
+fn assert_graph_error(body: &Value, code: u64) {
+    let e = &body["error"];
+    assert_eq!(e["code"], code, "{body}");
+    assert!(e["message"].as_str().unwrap().len() > 3, "{body}");
+    assert!(e["type"].is_string(), "{body}");
+    assert!(
+        e["fbtrace_id"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.post(&format!("/v23.0/{PHONE}/messages"), text(USER, "hi"))
+        .await;
+    let m = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("openwaba_http_requests_total 1"), "{m}");
+    assert!(
+        m.contains("openwaba_sends_total{outcome=\"failed\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("openwaba_request_duration_seconds_count 1"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_checked() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/v23.0/{PHONE}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_graph_error(&r.json().await.unwrap(), 104);
+    let r = app
+        .http
+        .get(format!("{}/v23.0/{PHONE}", app.base))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let b: Value = r.json().await.unwrap();
+    assert_graph_error(&b, 190);
+    let r = app
+        .http
+        .get(format!("{}/v23.0/{PHONE}?access_token={TOKEN}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn versioned_and_unversioned_paths_and_fields() {
+    let app = spawn_app().await;
+    for prefix in ["/v23.0", "/v19.0", ""] {
+        let (s, b) = app.get(&format!("{prefix}/{PHONE}")).await;
+        assert_eq!(s, 200, "{prefix}");
+        assert_eq!(b["display_phone_number"], "+15550001111");
+        assert_eq!(b["id"], PHONE);
+    }
+    let (_, b) = app
+        .get(&format!(
+            "/v23.0/{PHONE}?fields=id,throughput{{level}},messaging_limit_tier"
+        ))
+        .await;
+    assert_eq!(b["throughput"]["level"], "HIGH");
+    assert_eq!(b["messaging_limit_tier"], "TIER_1K");
+    assert!(b.get("verified_name").is_none());
+    let (s, b) = app.get(&format!("/v23.0/{WABA}/phone_numbers")).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["data"][0]["id"], PHONE);
+}
+
+#[tokio::test]
+async fn objects_of_another_business_are_invisible() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.commit(vec![
+            Write::Business(Business {
+                id: "900".into(),
+                name: "Other".into(),
+            }),
+            Write::Waba(Waba {
+                id: "901".into(),
+                business_id: "900".into(),
+                name: "W".into(),
+                timezone: "UTC".into(),
+                currency: "USD".into(),
+                consent_mode: "enforce".into(),
+            }),
+            Write::PhoneNumber(PhoneNumber {
+                id: "902".into(),
+                waba_id: "901".into(),
+                number: "15550002222".into(),
+                verified_name: "X".into(),
+                quality_rating: "GREEN".into(),
+                messaging_limit_tier: "TIER_1K".into(),
+                throughput_mps: 80,
+                sync_failures: false,
+                registered: true,
+            }),
+        ])
+        .await
+        .unwrap();
+    }
+    let running = start(&config(dir.path(), 80, false)).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/v23.0/902"),
+        ("POST", "/v23.0/902/messages"),
+        ("GET", "/v23.0/901/phone_numbers"),
+        ("GET", "/v23.0/123456"),
+    ] {
+        let req = if method == "GET" {
+            http.get(format!("{base}{path}"))
+        } else {
+            http.post(format!("{base}{path}")).json(&text(USER, "x"))
+        };
+        let r = req.bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(b["error"]["code"], 100, "{path}");
+        assert_eq!(b["error"]["error_subcode"], 33, "{path}");
+        assert_eq!(b["error"]["type"], "GraphMethodException");
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn free_form_outside_the_window_is_accepted_then_failed_131047() {
+    let app = spawn_app().await;
+    let (s, b, _) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            text("+55 11 98765-0001", "hello"),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["messaging_product"], "whatsapp");
+    assert_eq!(b["contacts"][0]["input"], "+55 11 98765-0001");
+    assert_eq!(b["contacts"][0]["wa_id"], USER);
+    let id = b["messages"][0]["id"].as_str().unwrap();
+    assert!(id.starts_with("wamid."));
+    let m = app.stored(id);
+    assert_eq!(m.status, "failed");
+    assert_eq!(m.error_code, Some(131_047));
+}
+
+#[tokio::test]
+async fn a_number_can_report_failures_synchronously() {
+    let app = spawn_app_with(80, true).await;
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "hello"))
+        .await;
+    assert_eq!(s, 400);
+    assert_graph_error(&b, 131_047);
+    assert_eq!(b["error"]["message"], "(#131047) Re-engagement message");
+    assert_eq!(
+        b["error"]["error_data"]["details"],
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number."
+    );
+}
+
+#[tokio::test]
+async fn inside_the_window_a_reply_is_delivered_and_free() {
+    let app = spawn_app().await;
+    app.user_writes(USER).await;
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "hi there"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let m = app.stored(b["messages"][0]["id"].as_str().unwrap());
+    assert_eq!(m.status, "delivered");
+    // Today is per-message pricing: a free-form reply in the window is free.
+    let pricing: Value = serde_json::from_str(m.pricing.as_deref().unwrap()).unwrap();
+    assert_eq!(pricing["pricing_model"], "PMP");
+    assert_eq!(pricing["type"], "free_customer_service");
+    assert_eq!(pricing["category"], "service");
+    assert_eq!(m.charge.as_deref(), Some("0"));
+    let (s, b, _) = app
+        .post(&format!("/{PHONE}/messages"), json!({"messaging_product": "whatsapp", "to": USER, "type": "image", "image": {"link": "https://example.com/a.jpg"}}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let m2 = app.stored(b["messages"][0]["id"].as_str().unwrap());
+    assert_eq!(m2.status, "delivered");
+    assert_eq!(m2.type_name, "image");
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let mut app = spawn_app().await;
+    app.user_writes(USER).await;
+    let (_, b, _) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "one"))
+        .await;
+    assert_eq!(
+        app.stored(b["messages"][0]["id"].as_str().unwrap()).status,
+        "delivered"
+    );
+    app.restart().await;
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "two"))
+        .await;
+    assert_eq!(s, 200);
+    let second = app.stored(b["messages"][0]["id"].as_str().unwrap());
+    assert_eq!(
+        second.status, "delivered",
+        "the window was rebuilt from the store"
+    );
+}
+
+#[tokio::test]
+async fn unknown_templates_are_404_132001() {
+    let app = spawn_app().await;
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), json!({"messaging_product": "whatsapp", "to": USER, "type": "template", "template": {"name": "nope", "language": {"code": "en_US"}}}))
+        .await;
+    assert_eq!(s, 404);
+    assert_graph_error(&b, 132_001);
+}
+
+#[tokio::test]
+async fn throughput_limit_is_130429_with_retry_after() {
+    let app = spawn_app_with(5, false).await;
+    let mut limited = 0;
+    for i in 0..12 {
+        let (s, b, h) = app
+            .post(
+                &format!("/v23.0/{PHONE}/messages"),
+                text(&format!("55119876500{i:02}"), "x"),
+            )
+            .await;
+        if s == 400 {
+            assert_graph_error(&b, 130_429);
+            assert!(h.get("retry-after").is_some());
+            limited += 1;
+        } else {
+            assert_eq!(s, 200);
+        }
+    }
+    assert!(limited >= 5, "only {limited} limited");
+}
+
+#[tokio::test]
+async fn pair_limit_is_131056() {
+    let app = spawn_app().await;
+    let mut last = (0, Value::Null);
+    for _ in 0..46 {
+        let (s, b, _) = app
+            .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "x"))
+            .await;
+        last = (s, b);
+    }
+    assert_eq!(last.0, 400);
+    assert_graph_error(&last.1, 131_056);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_graph_errors_never_500() {
+    let app = spawn_app().await;
+    for body in [
+        json!("not an object"),
+        json!({"to": USER, "type": "text", "text": {"body": "x"}}),
+        json!({"messaging_product": "whatsapp", "type": "text", "text": {"body": "x"}}),
+        json!({"messaging_product": "whatsapp", "to": USER, "type": "hologram", "hologram": {}}),
+        json!({"messaging_product": "whatsapp", "to": USER, "type": "text"}),
+        json!({"messaging_product": "whatsapp", "to": "not-a-number", "type": "text", "text": {"body": "x"}}),
+    ] {
+        let (s, b, _) = app
+            .post(&format!("/v23.0/{PHONE}/messages"), body.clone())
+            .await;
+        assert!((400..500).contains(&s), "{body} → {s}");
+        assert!(b["error"]["code"].is_u64(), "{body} → {b}");
+    }
+    let r = app
+        .http
+        .post(format!("{}/v23.0/{PHONE}/messages", app.base))
+        .bearer_auth(TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn mark_as_read_succeeds() {
+    let app = spawn_app().await;
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X", "typing_indicator": {"type": "text"}}))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b, json!({"success": true}));
+}
