@@ -14,3 +14,4 @@ pub mod limits;
 pub mod metrics;
 pub mod registry;
 pub mod send_body;
+pub mod template_json;

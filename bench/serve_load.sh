@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Load test of `openwaba serve` (see BENCHMARKS.md): opens a service window for USERS users
+# through the admin API, then drives POST /messages with wrk at full speed, then at a fixed
+# rate to read latency. Durable commits (SQLite WAL, synchronous=FULL) are on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+USERS=${USERS:-10000}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+PORT=${PORT:-4987}
+BIN=${BIN:-target/release/openwaba}
+DATA=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+OPENWABA_ACCESS_TOKEN=bench-token OPENWABA_ADMIN_TOKEN=bench-admin \
+OPENWABA_WABA_ID=200000000000001 OPENWABA_PHONE_NUMBER_ID=300000000000001 \
+OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
+  "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >/dev/null &
+SERVER=$!
+for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
+python3 - "$PORT" "$USERS" <<'PY'
+import sys, json, urllib.request, concurrent.futures
+port, users = sys.argv[1], int(sys.argv[2])
+def open_window(i):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_admin/phone_numbers/300000000000001/inbound",
+        data=json.dumps({"from": str(5511900000000 + i)}).encode(),
+        headers={"Authorization": "Bearer bench-admin", "Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    list(ex.map(open_window, range(users)))
+PY
+echo "== openwaba serve, max throughput ($CONNS connections, $DURATION)"
+OPENWABA_USERS=$USERS wrk -t2 -c$CONNS -d$DURATION --latency -s bench/send.lua \
+  http://127.0.0.1:$PORT/v23.0/300000000000001/messages
