@@ -31,3 +31,12 @@ PY
 echo "== openwaba serve, max throughput ($CONNS connections, $DURATION)"
 OPENWABA_USERS=$USERS wrk -t2 -c$CONNS -d$DURATION --latency -s bench/send.lua \
   http://127.0.0.1:$PORT/v23.0/300000000000001/messages
+
+echo "== bare axum hello-world, same load"
+cargo build --release -q -p openwaba-server --example hello
+target/release/examples/hello 4988 &
+HELLO=$!
+trap 'kill $SERVER $HELLO 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 100); do curl -sf -X POST localhost:4988/ >/dev/null && break; sleep 0.1; done
+OPENWABA_USERS=$USERS wrk -t2 -c$CONNS -d$DURATION --latency -s bench/send.lua \
+  http://127.0.0.1:4988/v23.0/300000000000001/messages

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod market;
 pub mod money;
 pub mod rates;
+pub mod template;
 pub mod time;
 pub mod version;
 pub mod wa_id;
