@@ -11,12 +11,15 @@ use crate::graph_error::GraphError;
 use crate::ids;
 use crate::limits::Limited;
 use crate::send_body::{parse_send_body, MessageKind, OutboundMessage, SendBody};
+use crate::template_json::send_components_from_json;
+use crate::templates;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use openwaba_engine::template::match_send;
 use openwaba_engine::{Outbound, SendStatus, WaId};
 use openwaba_store::{MessageRecord, UserEvent, Write};
 use serde_json::{json, Value};
@@ -32,6 +35,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/_admin/wabas/{waba}/consent", post(admin_consent))
         .route("/_admin/phone_numbers/{phone}/inbound", post(admin_inbound))
+        .route("/_admin/templates/{id}/status", post(admin_template_status))
         .fallback(graph)
         .with_state(state)
 }
@@ -118,7 +122,12 @@ async fn graph(
 ) -> Response {
     let started = std::time::Instant::now();
     st.metrics.requests.fetch_add(1, Relaxed);
-    let result = dispatch(&st, &method, uri.path(), &headers, &query, body).await;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let self_url = format!("http://{host}{uri}");
+    let result = dispatch(&st, &method, uri.path(), &headers, &query, body, &self_url).await;
     st.metrics.observe_latency(started.elapsed().as_secs_f64());
     match result {
         Ok(v) => Json(v).into_response(),
@@ -129,6 +138,7 @@ async fn graph(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn dispatch(
     st: &Arc<AppState>,
     method: &Method,
@@ -136,6 +146,7 @@ async fn dispatch(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
     body: Bytes,
+    self_url: &str,
 ) -> Result<Value, GraphError> {
     let mut segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if segs.first().is_some_and(|s| is_version(s)) {
@@ -151,7 +162,30 @@ async fn dispatch(
     match (method.clone(), &segs[1..]) {
         (Method::POST, ["messages"]) => send_message(st, &business, id, &body).await,
         (Method::GET, ["phone_numbers"]) => list_phone_numbers(st, &business, id, query),
-        (Method::GET, []) => get_node(st, &business, id, query),
+        (m, ["message_templates"]) => {
+            let visible = st
+                .registry
+                .read()
+                .map(|r| r.visible_waba(&business, id).is_some())
+                .unwrap_or(false);
+            if !visible {
+                return Err(GraphError::unknown_object(id, &verb));
+            }
+            match m {
+                Method::POST => templates::create(st, id, &body).await,
+                Method::GET => templates::list(st, id, query, fields(query).as_deref(), self_url),
+                Method::DELETE => templates::delete(st, id, query).await,
+                _ => Err(GraphError::unknown_object(id, &verb)),
+            }
+        }
+        (Method::GET, []) => match templates::visible(st, &business, id) {
+            Some(t) => Ok(templates::get(&t, fields(query).as_deref())),
+            None => get_node(st, &business, id, query),
+        },
+        (Method::POST, []) => match templates::visible(st, &business, id) {
+            Some(t) => templates::edit(st, t, &body).await,
+            None => Err(GraphError::unknown_object(id, &verb)),
+        },
         _ => Err(GraphError::unknown_object(id, &verb)),
     }
 }
@@ -285,18 +319,31 @@ async fn send_message(
         SendBody::MarkRead { .. } => return Ok(json!({"success": true})),
         SendBody::Message(m) => m,
     };
-    let outbound = match &msg.kind {
+    let (outbound, category) = match &msg.kind {
         MessageKind::Template(t) => {
-            // Template management arrives with the templates API; until a template exists
-            // under that name and language, the send is refused as Meta refuses it.
-            return Err(GraphError::template_not_found(format!(
-                "template name ({}) does not exist in {}",
-                t.name, t.language
-            )));
+            let (category, def) = templates::for_send(st, &phone.waba_id, &t.name, &t.language)?;
+            let components = msg
+                .content
+                .get("components")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let send = send_components_from_json(&components).map_err(|e| {
+                if e.is_missing() {
+                    GraphError::missing_parameter(e.to_string())
+                } else {
+                    GraphError::invalid_parameter(e.to_string())
+                }
+            })?;
+            match_send(&def, &send)
+                .map_err(|m| GraphError::template_mismatch(m.code(), m.title(), m.details()))?;
+            (
+                Outbound::Template(category),
+                Some(openwaba_engine::template::category_as_str(category)),
+            )
         }
-        _ => Outbound::FreeForm,
+        _ => (Outbound::FreeForm, None),
     };
-    decide_and_record(st, &phone, msg, outbound, None).await
+    decide_and_record(st, &phone, msg, outbound, category).await
 }
 
 /// Limits, the engine's decision, the durable record, the response.
@@ -408,6 +455,29 @@ async fn decide_and_record(
         resp["messages"][0]["message_status"] = json!("accepted");
     }
     Ok(resp)
+}
+
+/// `POST /_admin/templates/{id}/status` `{"status": "PAUSED"}`: what Meta's quality system
+/// or a reviewer would do to a template (PAUSED, DISABLED, APPROVED, …).
+async fn admin_template_status(
+    State(st): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !admin_authorized(&st, &headers) {
+        return error_response(&GraphError::invalid_token());
+    }
+    let status = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned));
+    let Some(status) = status else {
+        return error_response(&GraphError::missing_parameter("status is required"));
+    };
+    match templates::set_status(&st, &id, &status).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error_response(&e),
+    }
 }
 
 /// `POST /_admin/wabas/{waba}/consent` `{"wa_id": "…", "event": "opt_in"}`: records a user's

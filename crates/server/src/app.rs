@@ -39,6 +39,8 @@ pub struct AppState {
     pub registry: RwLock<Registry>,
     /// One engine per WABA; a send decides under its WABA's lock.
     pub engines: RwLock<FxHashMap<String, Arc<Mutex<Engine>>>>,
+    /// Message templates by id.
+    pub templates: RwLock<FxHashMap<String, crate::templates::TemplateEntry>>,
     pub limits: Mutex<Limits>,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
@@ -310,7 +312,18 @@ pub async fn build(
         engines.insert(w.id.clone(), Arc::new(Mutex::new(engine_for(w)?)));
     }
     rebuild(&engines, store.as_ref())?;
+    let mut templates = FxHashMap::default();
+    for record in store.templates()? {
+        let id = record.id.clone();
+        match crate::templates::TemplateEntry::from_record(record) {
+            Some(e) => {
+                templates.insert(id, e);
+            }
+            None => tracing::warn!(template = %id, "a stored template could not be read; skipped"),
+        }
+    }
     let state = AppState {
+        templates: RwLock::new(templates),
         store,
         registry: RwLock::new(Registry::from_accounts(&accounts)),
         engines: RwLock::new(engines),

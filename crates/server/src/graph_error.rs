@@ -93,6 +93,11 @@ impl GraphError {
     pub fn template_disabled(details: impl Into<String>) -> Self {
         Self::new(132_016, "Template is disabled", 400, details)
     }
+    /// A template send that does not match the template (132000, 132012, 131008, 132018),
+    /// with the title and details the template rules give.
+    pub fn template_mismatch(code: u32, title: &'static str, details: String) -> Self {
+        Self::new(code, title, 400, details)
+    }
     /// 130429: throughput of the number exceeded.
     pub fn throughput(retry_after: u64) -> Self {
         let mut e = Self::new(

@@ -15,3 +15,4 @@ pub mod metrics;
 pub mod registry;
 pub mod send_body;
 pub mod template_json;
+pub mod templates;

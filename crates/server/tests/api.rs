@@ -451,3 +451,226 @@ async fn mark_as_read_succeeds() {
     assert_eq!(s, 200);
     assert_eq!(b, json!({"success": true}));
 }
+
+fn order_template(name: &str, lang: &str) -> Value {
+    json!({
+        "name": name, "language": lang, "category": "utility",
+        "components": [
+            {"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped.",
+             "example": {"body_text": [["Ana", "860198"]]}},
+            {"type": "FOOTER", "text": "Shop"}
+        ]
+    })
+}
+
+fn template_send(name: &str, params: &[&str]) -> Value {
+    let p: Vec<Value> = params
+        .iter()
+        .map(|t| json!({"type": "text", "text": t}))
+        .collect();
+    json!({"messaging_product": "whatsapp", "to": USER, "type": "template",
+           "template": {"name": name, "language": {"code": "en_US"},
+                        "components": [{"type": "body", "parameters": p}]}})
+}
+
+#[tokio::test]
+async fn template_lifecycle_create_list_send_pause_edit_delete() {
+    let mut app = spawn_app().await;
+    let (s, b, _) = app
+        .post(
+            &format!("/v23.0/{WABA}/message_templates"),
+            order_template("order_shipped", "en_US"),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "APPROVED");
+    assert_eq!(b["category"], "UTILITY");
+    let tid = b["id"].as_str().unwrap().to_owned();
+
+    // The same name and language again is refused.
+    let (s, b, _) = app
+        .post(
+            &format!("/v23.0/{WABA}/message_templates"),
+            order_template("order_shipped", "en_US"),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_graph_error(&b, 100);
+
+    // A parameter at the very start of the body is rejected by review, with a reason.
+    let bad = json!({"name": "bad_one", "language": "en_US", "category": "utility",
+                     "components": [{"type": "BODY", "text": "{{1}} is here", "example": {"body_text": [["x"]]}}]});
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{WABA}/message_templates"), bad)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["status"], "REJECTED");
+
+    // Listing filters accept plain values and JSON arrays; fields select.
+    let (_, b) = app
+        .get(&format!("/v23.0/{WABA}/message_templates?status=APPROVED"))
+        .await;
+    assert_eq!(b["data"].as_array().unwrap().len(), 1);
+    assert_eq!(b["data"][0]["name"], "order_shipped");
+    assert!(b["data"][0]["components"].is_array());
+    let (_, b) = app
+        .get(&format!("/v23.0/{WABA}/message_templates?status=%5B%22APPROVED%22,%22REJECTED%22%5D&fields=name,status"))
+        .await;
+    assert_eq!(b["data"].as_array().unwrap().len(), 2);
+    assert!(b["data"][0].get("components").is_none());
+    let (_, b) = app.get(&format!("/v23.0/{tid}?fields=name,category")).await;
+    assert_eq!(
+        b,
+        json!({"name": "order_shipped", "category": "UTILITY", "id": tid})
+    );
+
+    // Sending: opt-in is needed outside a window (openwaba's own code), then it goes.
+    let (s, b, _) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            template_send("order_shipped", &["Ana", "42"]),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_graph_error(&b, 1_300_001);
+    let (s, _) = app
+        .admin(
+            &format!("/_admin/wabas/{WABA}/consent"),
+            json!({"wa_id": USER, "event": "opt_in"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, b, _) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            template_send("order_shipped", &["Ana", "42"]),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["messages"][0]["message_status"], "accepted");
+    let m = app.stored(b["messages"][0]["id"].as_str().unwrap());
+    assert_eq!(m.status, "delivered");
+    assert_eq!(m.template_category.as_deref(), Some("UTILITY"));
+
+    // Parameter count and unknown template.
+    let (s, b, _) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            template_send("order_shipped", &["Ana"]),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_graph_error(&b, 132_000);
+    let (s, b, _) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            template_send("bad_one", &["x"]),
+        )
+        .await;
+    assert_eq!(s, 404, "a rejected template cannot be sent");
+    assert_graph_error(&b, 132_001);
+
+    // Paused, disabled.
+    for (status, code) in [("PAUSED", 132_015), ("DISABLED", 132_016)] {
+        let (s, _) = app
+            .admin(
+                &format!("/_admin/templates/{tid}/status"),
+                json!({"status": status}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (s, b, _) = app
+            .post(
+                &format!("/v23.0/{PHONE}/messages"),
+                template_send("order_shipped", &["Ana", "42"]),
+            )
+            .await;
+        assert_eq!(s, 400);
+        assert_graph_error(&b, code);
+    }
+    app.admin(
+        &format!("/_admin/templates/{tid}/status"),
+        json!({"status": "APPROVED"}),
+    )
+    .await;
+
+    // Templates survive a restart; edit; delete by name.
+    app.restart().await;
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{tid}"), json!({"components": [{"type": "BODY", "text": "Hello {{1}}, order {{2}} is on its way.", "example": {"body_text": [["Ana", "1"]]}}]}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b, json!({"success": true}));
+    let r = app
+        .http
+        .delete(format!(
+            "{}/v23.0/{WABA}/message_templates?name=order_shipped&hsm_id={tid}",
+            app.base
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, b) = app
+        .get(&format!(
+            "/v23.0/{WABA}/message_templates?name=order_shipped"
+        ))
+        .await;
+    assert_eq!(b["data"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn template_paging_emits_next_only_when_more_remains() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        let t = json!({"name": format!("t{i}"), "language": "en_US", "category": "marketing",
+                       "components": [{"type": "BODY", "text": format!("Offer number {i} for you")}]});
+        let (s, _, _) = app
+            .post(&format!("/v23.0/{WABA}/message_templates"), t)
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (_, b) = app
+        .get(&format!("/v23.0/{WABA}/message_templates?limit=2"))
+        .await;
+    assert_eq!(b["data"].as_array().unwrap().len(), 2);
+    let next = b["paging"]["next"].as_str().unwrap().to_owned();
+    let r: Value = app
+        .http
+        .get(&next)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["data"][0]["name"], "t2");
+    let next = r["paging"]["next"].as_str().unwrap().to_owned();
+    let r: Value = app
+        .http
+        .get(&next)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["data"].as_array().unwrap().len(), 1);
+    assert!(r["paging"].get("next").is_none(), "{r}");
+}
+
+#[tokio::test]
+async fn a_promotional_utility_template_is_approved_as_marketing() {
+    let app = spawn_app().await;
+    let t = json!({"name": "flash", "language": "en_US", "category": "UTILITY",
+                   "components": [{"type": "BODY", "text": "Big sale today: 50% off everything"}]});
+    let (s, b, _) = app
+        .post(&format!("/v23.0/{WABA}/message_templates"), t)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["status"], "APPROVED");
+    assert_eq!(b["category"], "MARKETING");
+}

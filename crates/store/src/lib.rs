@@ -48,6 +48,8 @@ pub trait Store: Send + Sync + 'static {
     fn accounts(&self) -> Result<Accounts, StoreError>;
     /// The engine's inputs in the order they were decided, to rebuild its state at start.
     fn engine_log(&self) -> Result<Vec<EngineInput>, StoreError>;
+    /// Every message template.
+    fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError>;
     /// One stored message by id.
     fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
 }

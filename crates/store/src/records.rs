@@ -107,6 +107,23 @@ pub struct UserEvent {
     pub at: i64,
 }
 
+/// A message template of a WABA, per language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRecord {
+    pub id: String,
+    pub waba_id: String,
+    pub name: String,
+    pub language: String,
+    /// APPROVED, REJECTED, PAUSED, …
+    pub status: String,
+    /// The category applied (after review).
+    pub category: String,
+    pub rejected_reason: Option<String>,
+    /// The template as Graph lists it (JSON).
+    pub definition: String,
+    pub created_at: i64,
+}
+
 /// One write of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
@@ -117,6 +134,8 @@ pub enum Write {
     Token(AccessToken),
     Message(Box<MessageRecord>),
     User(UserEvent),
+    Template(Box<TemplateRecord>),
+    DeleteTemplate { id: String },
 }
 
 /// What the engine is fed again at start, in order.

@@ -9,7 +9,8 @@ use std::sync::{mpsc, Mutex};
 use tokio::sync::oneshot;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE businesses (id TEXT PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE wabas (id TEXT PRIMARY KEY, business_id TEXT NOT NULL, name TEXT NOT NULL,
     timezone TEXT NOT NULL, currency TEXT NOT NULL, consent_mode TEXT NOT NULL);
@@ -28,7 +29,13 @@ CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL U
 CREATE INDEX messages_by_pair ON messages (phone_number_id, wa_id, created_at);
 CREATE TABLE user_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, waba_id TEXT NOT NULL,
     business TEXT, wa_id TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL);
-"#];
+"#,
+    r#"
+CREATE TABLE templates (id TEXT PRIMARY KEY, waba_id TEXT NOT NULL, name TEXT NOT NULL,
+    language TEXT NOT NULL, status TEXT NOT NULL, category TEXT NOT NULL, rejected_reason TEXT,
+    definition TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE (waba_id, name, language));
+"#,
+];
 
 /// The most writes one transaction takes before it commits and starts another.
 const MAX_BATCH: usize = 4096;
@@ -170,6 +177,16 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             tx.prepare_cached("INSERT INTO messages (id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)")?
                 .execute(params![m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at])?;
         }
+        Write::Template(t) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO templates (id, waba_id, name, language, status, category, rejected_reason, definition, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![t.id, t.waba_id, t.name, t.language, t.status, t.category, t.rejected_reason, t.definition, t.created_at])?;
+        }
+        Write::DeleteTemplate { id } => {
+            tx.prepare_cached("DELETE FROM templates WHERE id = ?1")?
+                .execute([id])?;
+        }
         Write::User(e) => {
             tx.prepare_cached(
                 "INSERT INTO user_events (waba_id, business, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -304,6 +321,28 @@ impl Store for SqliteStore {
                 }
             }
             Ok(out)
+        })
+    }
+
+    fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare("SELECT id, waba_id, name, language, status, category, rejected_reason, definition, created_at FROM templates ORDER BY created_at, id")?;
+            let v = s
+                .query_map([], |r| {
+                    Ok(TemplateRecord {
+                        id: r.get(0)?,
+                        waba_id: r.get(1)?,
+                        name: r.get(2)?,
+                        language: r.get(3)?,
+                        status: r.get(4)?,
+                        category: r.get(5)?,
+                        rejected_reason: r.get(6)?,
+                        definition: r.get(7)?,
+                        created_at: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
         })
     }
 

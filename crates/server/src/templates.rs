@@ -1,0 +1,442 @@
+//! Message templates over Graph: create (with review), list with filters and cursors, get,
+//! edit, delete by name or `hsm_id`, and the lookup a template send needs.
+//!
+//! Review is instant: the outcome (APPROVED or REJECTED with a reason) is in the create
+//! response. PAUSED and DISABLED are set through the admin API.
+
+use crate::app::AppState;
+use crate::graph_error::GraphError;
+use crate::ids;
+use crate::template_json::{
+    allow_category_change_from_json, apply_edit_json, definition_from_json, template_to_json,
+};
+use base64::Engine as _;
+use openwaba_engine::template::{
+    category_as_str, review, ReviewOutcome, TemplateDefinition, TemplateStatus,
+};
+use openwaba_engine::{TemplateCategory, TimeZoneId};
+use openwaba_store::{TemplateRecord, Write};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A template as the server keeps it: the stored record and its parsed definition.
+#[derive(Clone, Debug)]
+pub struct TemplateEntry {
+    pub record: TemplateRecord,
+    pub def: TemplateDefinition,
+}
+
+impl TemplateEntry {
+    pub fn from_record(record: TemplateRecord) -> Option<TemplateEntry> {
+        let v: Value = serde_json::from_str(&record.definition).ok()?;
+        let def = definition_from_json(&v).ok()?;
+        Some(TemplateEntry { record, def })
+    }
+
+    fn status(&self) -> TemplateStatus {
+        TemplateStatus::parse(&self.record.status).unwrap_or(TemplateStatus::Pending)
+    }
+
+    fn to_json(&self) -> Value {
+        let mut v = template_to_json(&self.def, &self.record.id, &self.record.status);
+        if let (Some(r), Some(o)) = (&self.record.rejected_reason, v.as_object_mut()) {
+            o.insert("rejected_reason".into(), json!(r));
+        }
+        v
+    }
+}
+
+fn record_for(
+    waba_id: &str,
+    id: String,
+    def: &TemplateDefinition,
+    outcome: &ReviewOutcome,
+    created_at: i64,
+) -> TemplateRecord {
+    let (status, category, reason) = match outcome {
+        ReviewOutcome::Approved { category } => ("APPROVED", *category, None),
+        ReviewOutcome::Rejected { reason, .. } => {
+            ("REJECTED", def.category, Some(reason.as_str().to_owned()))
+        }
+    };
+    let mut applied = def.clone();
+    applied.category = category;
+    TemplateRecord {
+        id: id.clone(),
+        waba_id: waba_id.to_owned(),
+        name: def.name.clone(),
+        language: def.language.clone(),
+        status: status.to_owned(),
+        category: category_as_str(category).to_owned(),
+        rejected_reason: reason,
+        definition: template_to_json(&applied, &id, status).to_string(),
+        created_at,
+    }
+}
+
+fn json_error(e: crate::template_json::TemplateJsonError) -> GraphError {
+    if e.is_missing() {
+        GraphError::missing_parameter(e.to_string())
+    } else {
+        GraphError::invalid_parameter(e.to_string())
+    }
+}
+
+fn review_date(st: &AppState, waba_id: &str) -> chrono::NaiveDate {
+    let zone = st
+        .registry
+        .read()
+        .ok()
+        .and_then(|r| r.wabas.get(waba_id).map(|w| w.timezone.clone()))
+        .and_then(|tz| TimeZoneId::parse(&tz).ok())
+        .unwrap_or_default();
+    zone.local_date(st.clock.now())
+}
+
+async fn save(st: &AppState, entry: TemplateEntry) -> Result<(), GraphError> {
+    st.store
+        .commit(vec![Write::Template(Box::new(entry.record.clone()))])
+        .await
+        .map_err(|e| GraphError::engine(131_000, "Something went wrong", &e.to_string(), 500))?;
+    if let Ok(mut t) = st.templates.write() {
+        t.insert(entry.record.id.clone(), entry);
+    }
+    Ok(())
+}
+
+/// `POST /{waba-id}/message_templates`.
+pub async fn create(st: &Arc<AppState>, waba_id: &str, body: &[u8]) -> Result<Value, GraphError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| GraphError::invalid_parameter(format!("the body is not JSON: {e}")))?;
+    let def = definition_from_json(&v).map_err(json_error)?;
+    let allow = allow_category_change_from_json(&v).map_err(json_error)?;
+    let existing: Vec<TemplateEntry> = st
+        .templates
+        .read()
+        .map(|t| {
+            t.values()
+                .filter(|e| e.record.waba_id == waba_id)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if existing
+        .iter()
+        .any(|e| e.def.name == def.name && e.def.language == def.language)
+    {
+        let mut err = GraphError::invalid_parameter(format!(
+            "Content in this language already exists: a template named {} in {} exists. Edit it, or delete it first.",
+            def.name, def.language
+        ));
+        err.subcode = Some(2_388_024);
+        return Err(err);
+    }
+    let others: Vec<&TemplateDefinition> = existing.iter().map(|e| &e.def).collect();
+    let outcome = review(&def, &others, review_date(st, waba_id), allow);
+    let record = record_for(
+        waba_id,
+        ids::object_id(),
+        &def,
+        &outcome,
+        st.clock.now().millis(),
+    );
+    let resp = json!({"id": record.id, "status": record.status, "category": record.category});
+    let entry = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry { record, def });
+    save(st, entry).await?;
+    Ok(resp)
+}
+
+/// A filter value: `APPROVED`, or a JSON array string `["APPROVED","REJECTED"]`.
+fn filter_values(q: &HashMap<String, String>, key: &str) -> Option<Vec<String>> {
+    let raw = q.get(key)?.trim();
+    if raw.starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Vec<String>>(raw) {
+            return Some(v.into_iter().map(|s| s.to_ascii_uppercase()).collect());
+        }
+    }
+    Some(
+        raw.split(',')
+            .map(|s| s.trim().to_ascii_uppercase())
+            .collect(),
+    )
+}
+
+fn select(v: Value, fields: Option<&[String]>) -> Value {
+    match (fields, v) {
+        (Some(f), Value::Object(o)) => {
+            let mut out = serde_json::Map::new();
+            for k in f.iter().map(String::as_str).chain(std::iter::once("id")) {
+                if let Some(x) = o.get(k) {
+                    out.insert(k.to_owned(), x.clone());
+                }
+            }
+            Value::Object(out)
+        }
+        (_, v) => v,
+    }
+}
+
+fn cursor(i: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("openwaba:{i}"))
+}
+
+fn uncursor(c: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()?;
+    std::str::from_utf8(&raw)
+        .ok()?
+        .strip_prefix("openwaba:")?
+        .parse()
+        .ok()
+}
+
+/// `GET /{waba-id}/message_templates`.
+pub fn list(
+    st: &AppState,
+    waba_id: &str,
+    q: &HashMap<String, String>,
+    fields: Option<&[String]>,
+    self_url: &str,
+) -> Result<Value, GraphError> {
+    let names = q.get("name").map(|n| n.to_owned());
+    let statuses = filter_values(q, "status");
+    let categories = filter_values(q, "category");
+    let languages = q
+        .get("language")
+        .map(|_| filter_values(q, "language").unwrap_or_default());
+    let mut all: Vec<TemplateEntry> = st
+        .templates
+        .read()
+        .map(|t| {
+            t.values()
+                .filter(|e| e.record.waba_id == waba_id)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    all.retain(|e| {
+        names
+            .as_ref()
+            .is_none_or(|n| e.record.name.contains(n.as_str()))
+            && statuses
+                .as_ref()
+                .is_none_or(|s| s.contains(&e.record.status))
+            && categories
+                .as_ref()
+                .is_none_or(|c| c.contains(&e.record.category))
+            && languages
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|x| x.eq_ignore_ascii_case(&e.record.language)))
+    });
+    all.sort_by(|a, b| {
+        (a.record.created_at, &a.record.id).cmp(&(b.record.created_at, &b.record.id))
+    });
+    let limit: usize = match q.get("limit") {
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                GraphError::invalid_parameter(format!(
+                    "limit `{l}` must be a whole number from 1 to 1000"
+                ))
+            })?,
+        None => 25,
+    };
+    let start = match (q.get("after"), q.get("before")) {
+        (Some(a), _) => uncursor(a)
+            .map(|i| i + 1)
+            .ok_or_else(|| GraphError::invalid_parameter("after: not a cursor of this list"))?,
+        (None, Some(b)) => uncursor(b)
+            .ok_or_else(|| GraphError::invalid_parameter("before: not a cursor of this list"))?
+            .saturating_sub(limit),
+        (None, None) => 0,
+    };
+    let end = (start + limit).min(all.len());
+    let data: Vec<Value> = all
+        .get(start..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|e| select(e.to_json(), fields))
+        .collect();
+    let mut out = json!({"data": data});
+    if end > start {
+        let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end - 1)}});
+        let strip = |url: &str| -> String {
+            url.split('&')
+                .filter(|p| !p.starts_with("after=") && !p.starts_with("before="))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let base = strip(self_url);
+        let sep = if base.contains('?') { "&" } else { "?" };
+        if end < all.len() {
+            paging["next"] = json!(format!("{base}{sep}after={}", cursor(end - 1)));
+        }
+        if start > 0 {
+            paging["previous"] = json!(format!("{base}{sep}before={}", cursor(start)));
+        }
+        out["paging"] = paging;
+    }
+    Ok(out)
+}
+
+/// The template with this id, if the business may see it.
+pub fn visible(st: &AppState, business: &str, id: &str) -> Option<TemplateEntry> {
+    let e = st.templates.read().ok()?.get(id).cloned()?;
+    let owner = st
+        .registry
+        .read()
+        .ok()?
+        .waba_business(&e.record.waba_id)
+        .map(str::to_owned)?;
+    (owner == business).then_some(e)
+}
+
+/// `GET /{template-id}`.
+pub fn get(e: &TemplateEntry, fields: Option<&[String]>) -> Value {
+    select(e.to_json(), fields)
+}
+
+/// `POST /{template-id}`: edit, then review again.
+pub async fn edit(st: &Arc<AppState>, e: TemplateEntry, body: &[u8]) -> Result<Value, GraphError> {
+    if !e.status().can_edit() {
+        return Err(GraphError::invalid_parameter(format!(
+            "A template in status {} cannot be edited (only APPROVED, REJECTED or PAUSED ones can).",
+            e.record.status
+        )));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|err| GraphError::invalid_parameter(format!("the body is not JSON: {err}")))?;
+    let def = apply_edit_json(&e.def, &v).map_err(json_error)?;
+    let others: Vec<TemplateEntry> = st
+        .templates
+        .read()
+        .map(|t| {
+            t.values()
+                .filter(|x| x.record.waba_id == e.record.waba_id && x.record.id != e.record.id)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let refs: Vec<&TemplateDefinition> = others.iter().map(|x| &x.def).collect();
+    let outcome = review(&def, &refs, review_date(st, &e.record.waba_id), false);
+    let record = record_for(
+        &e.record.waba_id,
+        e.record.id.clone(),
+        &def,
+        &outcome,
+        e.record.created_at,
+    );
+    let entry = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry { record, def });
+    save(st, entry).await?;
+    Ok(json!({"success": true}))
+}
+
+/// `DELETE /{waba-id}/message_templates?name=…[&hsm_id=…]`: every language of the name, or
+/// only the template `hsm_id`.
+pub async fn delete(
+    st: &Arc<AppState>,
+    waba_id: &str,
+    q: &HashMap<String, String>,
+) -> Result<Value, GraphError> {
+    let name = q
+        .get("name")
+        .ok_or_else(|| GraphError::missing_parameter("name is required"))?;
+    let hsm = q.get("hsm_id");
+    let doomed: Vec<String> = st
+        .templates
+        .read()
+        .map(|t| {
+            t.values()
+                .filter(|e| {
+                    e.record.waba_id == waba_id
+                        && &e.record.name == name
+                        && hsm.is_none_or(|h| &e.record.id == h)
+                })
+                .map(|e| e.record.id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if doomed.is_empty() {
+        return Err(GraphError::invalid_parameter(format!(
+            "Message template \"{name}\" not found"
+        )));
+    }
+    st.store
+        .commit(
+            doomed
+                .iter()
+                .map(|id| Write::DeleteTemplate { id: id.clone() })
+                .collect(),
+        )
+        .await
+        .map_err(|e| GraphError::engine(131_000, "Something went wrong", &e.to_string(), 500))?;
+    if let Ok(mut t) = st.templates.write() {
+        for id in &doomed {
+            t.remove(id);
+        }
+    }
+    Ok(json!({"success": true}))
+}
+
+/// Sets a template's status (admin: PAUSED, DISABLED, APPROVED, …).
+pub async fn set_status(st: &Arc<AppState>, id: &str, status: &str) -> Result<Value, GraphError> {
+    let status = TemplateStatus::parse(status).ok_or_else(|| {
+        GraphError::invalid_value(format!(
+            "`{status}` is not a template status (APPROVED, PAUSED, DISABLED, …)"
+        ))
+    })?;
+    let mut e = st
+        .templates
+        .read()
+        .ok()
+        .and_then(|t| t.get(id).cloned())
+        .ok_or_else(|| GraphError::unknown_object(id, "post"))?;
+    e.record.status = status.as_str().to_owned();
+    save(st, e).await?;
+    Ok(json!({"success": true}))
+}
+
+/// The template a send names, checked as Meta checks it: 132001 when it does not exist in
+/// that language (or is not approved), 132015 paused, 132016 disabled.
+pub fn for_send(
+    st: &AppState,
+    waba_id: &str,
+    name: &str,
+    language: &str,
+) -> Result<(TemplateCategory, TemplateDefinition), GraphError> {
+    let e = st
+        .templates
+        .read()
+        .ok()
+        .and_then(|t| {
+            t.values()
+                .find(|e| {
+                    e.record.waba_id == waba_id
+                        && e.record.name == name
+                        && e.record.language.eq_ignore_ascii_case(language)
+                })
+                .cloned()
+        })
+        .ok_or_else(|| {
+            GraphError::template_not_found(format!(
+                "template name ({name}) does not exist in {language}"
+            ))
+        })?;
+    match e.status() {
+        TemplateStatus::Approved => Ok((e.def.category, e.def)),
+        TemplateStatus::Paused => Err(GraphError::template_paused(format!(
+            "Template {name} ({language}) is paused."
+        ))),
+        TemplateStatus::Disabled => Err(GraphError::template_disabled(format!(
+            "Template {name} ({language}) is disabled."
+        ))),
+        other => Err(GraphError::template_not_found(format!(
+            "template name ({name}) in {language} is {}: only APPROVED templates can be sent",
+            other.as_str()
+        ))),
+    }
+}
