@@ -28,6 +28,12 @@ def open_window(i):
 with concurrent.futures.ThreadPoolExecutor(16) as ex:
     list(ex.map(open_window, range(users)))
 PY
+echo "== openwaba serve at a fixed rate (open loop, latency from the due time)"
+cargo build --release -q -p openwaba-server --example loadgen
+for RATE in ${RATES:-5000 10000}; do
+  target/release/examples/loadgen http://127.0.0.1:$PORT/v23.0/300000000000001/messages $RATE 10 $USERS bench-token
+done
+
 echo "== openwaba serve, max throughput ($CONNS connections, $DURATION)"
 OPENWABA_USERS=$USERS wrk -t2 -c$CONNS -d$DURATION --latency -s bench/send.lua \
   http://127.0.0.1:$PORT/v23.0/300000000000001/messages
@@ -40,3 +46,4 @@ trap 'kill $SERVER $HELLO 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 100); do curl -sf -X POST localhost:4988/ >/dev/null && break; sleep 0.1; done
 OPENWABA_USERS=$USERS wrk -t2 -c$CONNS -d$DURATION --latency -s bench/send.lua \
   http://127.0.0.1:4988/v23.0/300000000000001/messages
+
