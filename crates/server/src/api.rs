@@ -6,6 +6,7 @@
 //! dispatches on the object the id names. A token sees only its business's objects; any
 //! other id answers as Graph does for an object you may not see (HTTP 400, 100/33).
 
+use crate::accounts;
 use crate::app::AppState;
 use crate::graph_error::GraphError;
 use crate::ids;
@@ -36,6 +37,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_admin/wabas/{waba}/consent", post(admin_consent))
         .route("/_admin/phone_numbers/{phone}/inbound", post(admin_inbound))
         .route("/_admin/templates/{id}/status", post(admin_template_status))
+        .route("/_admin/{kind}", post(admin_accounts))
+        .route("/oauth/access_token", get(oauth))
         .fallback(graph)
         .with_state(state)
 }
@@ -102,6 +105,9 @@ fn authenticate(
     let Some(token) = token else {
         return Err(GraphError::token_required());
     };
+    if let Some(b) = accounts::app_token_business(st, &token) {
+        return Ok(b);
+    }
     let reg = st
         .registry
         .read()
@@ -162,6 +168,33 @@ async fn dispatch(
     match (method.clone(), &segs[1..]) {
         (Method::POST, ["messages"]) => send_message(st, &business, id, &body).await,
         (Method::GET, ["phone_numbers"]) => list_phone_numbers(st, &business, id, query),
+        (Method::POST, ["register"]) => match visible_number(st, &business, id) {
+            Some(p) => accounts::register(st, p, &body).await,
+            None => Err(GraphError::unknown_object(id, &verb)),
+        },
+        (Method::POST, ["deregister"]) => match visible_number(st, &business, id) {
+            Some(p) => accounts::deregister(st, p).await,
+            None => Err(GraphError::unknown_object(id, &verb)),
+        },
+        (m, ["whatsapp_business_profile"]) => match (visible_number(st, &business, id), m) {
+            (Some(_), Method::GET) => Ok(accounts::get_profile(st, id, fields(query).as_deref())),
+            (Some(_), Method::POST) => accounts::update_profile(st, id, &body),
+            _ => Err(GraphError::unknown_object(id, &verb)),
+        },
+        (Method::POST, ["subscriptions"]) => {
+            accounts::app_subscriptions(st, &business, id, query, &body).await
+        }
+        (m, ["subscribed_apps"]) => {
+            let visible = st
+                .registry
+                .read()
+                .map(|r| r.visible_waba(&business, id).is_some())
+                .unwrap_or(false);
+            if !visible {
+                return Err(GraphError::unknown_object(id, &verb));
+            }
+            accounts::subscribed_apps(st, &business, &m, query, &body).await
+        }
         (m, ["message_templates"]) => {
             let visible = st
                 .registry
@@ -187,6 +220,56 @@ async fn dispatch(
             None => Err(GraphError::unknown_object(id, &verb)),
         },
         _ => Err(GraphError::unknown_object(id, &verb)),
+    }
+}
+
+fn visible_number(st: &AppState, business: &str, id: &str) -> Option<openwaba_store::PhoneNumber> {
+    st.registry
+        .read()
+        .ok()?
+        .visible_number(business, id)
+        .cloned()
+}
+
+/// `GET /oauth/access_token`: an app token from the app's id and secret.
+async fn oauth(State(st): St, Query(query): Query<HashMap<String, String>>) -> Response {
+    match accounts::oauth_access_token(&st, &query) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `POST /_admin/{businesses|wabas|phone_numbers|apps|access_tokens}`: accounts at runtime.
+async fn admin_accounts(
+    State(st): St,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !admin_authorized(&st, &headers) {
+        return error_response(&GraphError::invalid_token());
+    }
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(&GraphError::invalid_parameter(format!(
+                "the body is not JSON: {e}"
+            )))
+        }
+    };
+    let r = match kind.as_str() {
+        "businesses" => accounts::admin_business(&st, &v).await,
+        "wabas" => accounts::admin_waba(&st, &v).await,
+        "phone_numbers" => accounts::admin_number(&st, &v).await,
+        "apps" => accounts::admin_app(&st, &v).await,
+        "access_tokens" => accounts::admin_token(&st, &v).await,
+        other => Err(GraphError::invalid_parameter(format!(
+            "/_admin/{other}: expected businesses, wabas, phone_numbers, apps or access_tokens"
+        ))),
+    };
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error_response(&e),
     }
 }
 
@@ -315,6 +398,14 @@ async fn send_message(
         reg.visible_number(business, phone_id).cloned()
     }
     .ok_or_else(|| GraphError::unknown_object(phone_id, "post"))?;
+    if !phone.registered {
+        return Err(GraphError::engine(
+            133_010,
+            "Account not registered",
+            "The phone number is not registered on the WhatsApp Business Platform: register it first (POST /{phone-number-id}/register).",
+            400,
+        ));
+    }
     let msg = match parse_send_body(body)? {
         SendBody::MarkRead { .. } => return Ok(json!({"success": true})),
         SendBody::Message(m) => m,

@@ -45,6 +45,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
     pub admin_token: String,
+    /// The data directory (database, media, profiles).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// What a first start created, to print.
@@ -331,6 +333,7 @@ pub async fn build(
         metrics: Metrics::default(),
         clock,
         admin_token,
+        data_dir: config.data_dir.clone(),
     };
     Ok((Arc::new(state), creds))
 }

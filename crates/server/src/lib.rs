@@ -4,6 +4,7 @@
 //! work against it, deciding every send with the rules engine and storing every accepted
 //! message durably before answering.
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod clock;
