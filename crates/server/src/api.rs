@@ -37,9 +37,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_admin/wabas/{waba}/consent", post(admin_consent))
         .route("/_admin/phone_numbers/{phone}/inbound", post(admin_inbound))
         .route("/_admin/templates/{id}/status", post(admin_template_status))
+        .route("/_media/{id}", get(crate::media::download))
         .route("/_admin/{kind}", post(admin_accounts))
         .route("/oauth/access_token", get(oauth))
         .fallback(graph)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::media::MAX_REQUEST_BYTES,
+        ))
         .with_state(state)
 }
 
@@ -211,9 +215,19 @@ async fn dispatch(
                 _ => Err(GraphError::unknown_object(id, &verb)),
             }
         }
-        (Method::GET, []) => match templates::visible(st, &business, id) {
-            Some(t) => Ok(templates::get(&t, fields(query).as_deref())),
-            None => get_node(st, &business, id, query),
+        (Method::POST, ["media"]) => {
+            crate::media::upload(st, &business, id, headers, query, body).await
+        }
+        (Method::GET, []) => match crate::media::visible(st, &business, id) {
+            Some(m) => crate::media::get(st, &m, query, headers),
+            None => match templates::visible(st, &business, id) {
+                Some(t) => Ok(templates::get(&t, fields(query).as_deref())),
+                None => get_node(st, &business, id, query),
+            },
+        },
+        (Method::DELETE, []) => match crate::media::visible(st, &business, id) {
+            Some(m) => crate::media::delete(st, m, query).await,
+            None => Err(GraphError::unknown_object(id, &verb)),
         },
         (Method::POST, []) => match templates::visible(st, &business, id) {
             Some(t) => templates::edit(st, t, &body).await,
@@ -410,6 +424,13 @@ async fn send_message(
         SendBody::MarkRead { .. } => return Ok(json!({"success": true})),
         SendBody::Message(m) => m,
     };
+    if let MessageKind::Media {
+        source: crate::send_body::MediaSource::Id(media_id),
+        ..
+    } = &msg.kind
+    {
+        crate::media::check_send_reference(st, &phone.waba_id, media_id)?;
+    }
     let (outbound, category) = match &msg.kind {
         MessageKind::Template(t) => {
             let (category, def) = templates::for_send(st, &phone.waba_id, &t.name, &t.language)?;

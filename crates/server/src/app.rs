@@ -47,6 +47,11 @@ pub struct AppState {
     pub admin_token: String,
     /// The data directory (database, media, profiles).
     pub data_dir: std::path::PathBuf,
+    /// Where clients reach the server (`public_url`, else the address it listens on): the
+    /// base of media download URLs.
+    pub public_url: std::sync::OnceLock<String>,
+    /// Signs media download URLs (kept in `<data_dir>/media-secret`).
+    pub media_secret: String,
 }
 
 /// What a first start created, to print.
@@ -309,6 +314,7 @@ pub async fn build(
     if let Some(c) = creds.as_mut() {
         c.admin_token = admin_token.clone();
     }
+    let media_secret = crate::media::load_secret(&config.data_dir)?;
     let mut engines = FxHashMap::default();
     for w in &accounts.wabas {
         engines.insert(w.id.clone(), Arc::new(Mutex::new(engine_for(w)?)));
@@ -334,6 +340,8 @@ pub async fn build(
         clock,
         admin_token,
         data_dir: config.data_dir.clone(),
+        public_url: std::sync::OnceLock::new(),
+        media_secret,
     };
     Ok((Arc::new(state), creds))
 }
@@ -370,6 +378,13 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         addr: config.listen.to_string(),
         source,
     })?;
+    let public = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let _ = state
+        .public_url
+        .set(public.trim_end_matches('/').to_owned());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state.clone());
     let task = tokio::spawn(async move {

@@ -20,6 +20,9 @@ pub struct Config {
     /// Protects `/_admin/…`. Generated at first start when absent.
     #[serde(default)]
     pub admin_token: Option<String>,
+    /// Where clients reach the server, for media URLs (default `http://<listen address>`).
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Accounts to create (or update) at start.
     #[serde(default)]
     pub business: Option<BusinessConfig>,
@@ -85,6 +88,7 @@ impl Default for Config {
             listen: default_listen(),
             data_dir: default_data_dir(),
             admin_token: None,
+            public_url: None,
             business: None,
         }
     }
@@ -159,6 +163,9 @@ impl Config {
         }
         if let Some(v) = get("OPENWABA_ADMIN_TOKEN") {
             self.admin_token = Some(v);
+        }
+        if let Some(v) = get("OPENWABA_PUBLIC_URL") {
+            self.public_url = Some(v);
         }
         let business = self.business.get_or_insert_with(BusinessConfig::default);
         if let Some(v) = get("OPENWABA_ACCESS_TOKEN") {

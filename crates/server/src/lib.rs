@@ -12,6 +12,7 @@ pub mod config;
 pub mod graph_error;
 pub mod ids;
 pub mod limits;
+pub mod media;
 pub mod metrics;
 pub mod registry;
 pub mod send_body;

@@ -20,6 +20,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Templates a WABA may have (Meta's limit for a verified business).
+pub const MESSAGE_TEMPLATE_LIMIT: u32 = 250;
+
 /// A template as the server keeps it: the stored record and its parsed definition.
 #[derive(Clone, Debug)]
 pub struct TemplateEntry {
@@ -255,6 +258,7 @@ pub fn list(
         (None, None) => 0,
     };
     let end = (start + limit).min(all.len());
+    let total = all.len();
     let data: Vec<Value> = all
         .get(start..end)
         .unwrap_or(&[])
@@ -262,6 +266,27 @@ pub fn list(
         .map(|e| select(e.to_json(), fields))
         .collect();
     let mut out = json!({"data": data});
+    if let Some(wanted) = q.get("summary") {
+        // pywa asks for it and reads all four fields.
+        let count = st
+            .templates
+            .read()
+            .map(|t| t.values().filter(|e| e.record.waba_id == waba_id).count())
+            .unwrap_or(0);
+        let all = json!({
+            "total_count": total,
+            "message_template_count": count,
+            "message_template_limit": MESSAGE_TEMPLATE_LIMIT,
+            "are_translations_complete": true,
+        });
+        let mut summary = serde_json::Map::new();
+        for k in wanted.split(',').map(str::trim) {
+            if let Some(v) = all.get(k) {
+                summary.insert(k.to_owned(), v.clone());
+            }
+        }
+        out["summary"] = Value::Object(summary);
+    }
     if end > start {
         let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end - 1)}});
         let strip = |url: &str| -> String {

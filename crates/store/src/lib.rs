@@ -52,4 +52,6 @@ pub trait Store: Send + Sync + 'static {
     fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError>;
     /// One stored message by id.
     fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    /// One uploaded media by id (deleted media are gone).
+    fn media(&self, id: &str) -> Result<Option<MediaRecord>, StoreError>;
 }

@@ -124,6 +124,25 @@ pub struct TemplateRecord {
     pub created_at: i64,
 }
 
+/// A file uploaded with `POST /{phone-number-id}/media`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaRecord {
+    /// Graph's numeric id.
+    pub id: String,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    /// The MIME type (without parameters), lower case.
+    pub mime_type: String,
+    /// Base64 of the SHA-256 of the bytes, as Graph shows it.
+    pub sha256: String,
+    pub file_size: i64,
+    /// The file name the client sent, if any.
+    pub filename: Option<String>,
+    /// Where the bytes are, relative to the data directory.
+    pub path: String,
+    pub created_at: i64,
+}
+
 /// One write of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
@@ -136,6 +155,8 @@ pub enum Write {
     User(UserEvent),
     Template(Box<TemplateRecord>),
     DeleteTemplate { id: String },
+    Media(Box<MediaRecord>),
+    DeleteMedia { id: String },
 }
 
 /// What the engine is fed again at start, in order.

@@ -34,6 +34,11 @@ CREATE TABLE templates (id TEXT PRIMARY KEY, waba_id TEXT NOT NULL, name TEXT NO
     language TEXT NOT NULL, status TEXT NOT NULL, category TEXT NOT NULL, rejected_reason TEXT,
     definition TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE (waba_id, name, language));
 "#,
+    r#"
+CREATE TABLE media (id TEXT PRIMARY KEY, phone_number_id TEXT NOT NULL, waba_id TEXT NOT NULL,
+    mime_type TEXT NOT NULL, sha256 TEXT NOT NULL, file_size INTEGER NOT NULL, filename TEXT,
+    path TEXT NOT NULL, created_at INTEGER NOT NULL);
+"#,
 ];
 
 /// The most writes one transaction takes before it commits and starts another.
@@ -216,6 +221,16 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             tx.prepare_cached("DELETE FROM templates WHERE id = ?1")?
                 .execute([id])?;
         }
+        Write::Media(m) => {
+            tx.prepare_cached(
+                "INSERT INTO media (id, phone_number_id, waba_id, mime_type, sha256, file_size, filename, path, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![m.id, m.phone_number_id, m.waba_id, m.mime_type, m.sha256, m.file_size, m.filename, m.path, m.created_at])?;
+        }
+        Write::DeleteMedia { id } => {
+            tx.prepare_cached("DELETE FROM media WHERE id = ?1")?
+                .execute([id])?;
+        }
         Write::User(e) => {
             tx.prepare_cached(
                 "INSERT INTO user_events (waba_id, business, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -385,6 +400,29 @@ impl Store for SqliteStore {
             .optional()?)
         })
     }
+
+    fn media(&self, id: &str) -> Result<Option<MediaRecord>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT id, phone_number_id, waba_id, mime_type, sha256, file_size, filename, path, created_at FROM media WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(MediaRecord {
+                        id: r.get(0)?,
+                        phone_number_id: r.get(1)?,
+                        waba_id: r.get(2)?,
+                        mime_type: r.get(3)?,
+                        sha256: r.get(4)?,
+                        file_size: r.get(5)?,
+                        filename: r.get(6)?,
+                        path: r.get(7)?,
+                        created_at: r.get(8)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -496,5 +534,40 @@ mod tests {
         assert!(a.is_err());
         assert!(b.is_ok());
         assert!(s.message("ok").unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn media_are_stored_read_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MediaRecord {
+            id: "4490709327384033".into(),
+            phone_number_id: "2".into(),
+            waba_id: "1".into(),
+            mime_type: "image/png".into(),
+            sha256: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into(),
+            file_size: 0,
+            filename: Some("a.png".into()),
+            path: "media/4490709327384033".into(),
+            created_at: 7,
+        };
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            s.commit(vec![Write::Media(Box::new(m.clone()))])
+                .await
+                .unwrap();
+            assert_eq!(s.media(&m.id).unwrap().as_ref(), Some(&m));
+            // The same id twice is refused.
+            assert!(s
+                .commit(vec![Write::Media(Box::new(m.clone()))])
+                .await
+                .is_err());
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.media(&m.id).unwrap().as_ref(), Some(&m));
+        s.commit(vec![Write::DeleteMedia { id: m.id.clone() }])
+            .await
+            .unwrap();
+        assert!(s.media(&m.id).unwrap().is_none());
+        assert!(s.media("nope").unwrap().is_none());
     }
 }
