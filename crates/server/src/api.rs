@@ -260,16 +260,9 @@ async fn admin_accounts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !admin_authorized(&st, &headers) {
-        return error_response(&GraphError::invalid_token());
-    }
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match admin_body(&st, &headers, &body) {
         Ok(v) => v,
-        Err(e) => {
-            return error_response(&GraphError::invalid_parameter(format!(
-                "the body is not JSON: {e}"
-            )))
-        }
+        Err(e) => return error_response(&e),
     };
     let r = match kind.as_str() {
         "businesses" => accounts::admin_business(&st, &v).await,
@@ -594,6 +587,15 @@ async fn admin_template_status(
 
 /// `POST /_admin/wabas/{waba}/consent` `{"wa_id": "…", "event": "opt_in"}`: records a user's
 /// opt-in, opt-out or marketing preference (openwaba's own API; admin token required).
+/// The admin token checked, then the JSON body: what every admin call starts with.
+fn admin_body(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, GraphError> {
+    if !admin_authorized(st, headers) {
+        return Err(GraphError::invalid_token());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| GraphError::invalid_parameter(format!("the body is not JSON: {e}")))
+}
+
 fn admin_authorized(st: &AppState, headers: &HeaderMap) -> bool {
     headers
         .get(axum::http::header::AUTHORIZATION)
@@ -612,16 +614,9 @@ async fn admin_inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !admin_authorized(&st, &headers) {
-        return error_response(&GraphError::invalid_token());
-    }
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match admin_body(&st, &headers, &body) {
         Ok(v) => v,
-        Err(e) => {
-            return error_response(&GraphError::invalid_parameter(format!(
-                "the body is not JSON: {e}"
-            )))
-        }
+        Err(e) => return error_response(&e),
     };
     let Some(from) = v.get("from").and_then(Value::as_str) else {
         return error_response(&GraphError::missing_parameter("from is required"));
@@ -689,16 +684,9 @@ async fn admin_consent(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !admin_authorized(&st, &headers) {
-        return error_response(&GraphError::invalid_token());
-    }
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match admin_body(&st, &headers, &body) {
         Ok(v) => v,
-        Err(e) => {
-            return error_response(&GraphError::invalid_parameter(format!(
-                "the body is not JSON: {e}"
-            )))
-        }
+        Err(e) => return error_response(&e),
     };
     let Some(wa_id) = v.get("wa_id").and_then(Value::as_str) else {
         return error_response(&GraphError::missing_parameter("wa_id is required"));
