@@ -333,6 +333,22 @@ fn s(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// The body's `business_id`, which must name an existing business.
+fn existing_business(st: &AppState, v: &Value) -> Result<String, GraphError> {
+    let business = s(v, "business_id")
+        .ok_or_else(|| GraphError::missing_parameter("business_id is required"))?;
+    let known = st
+        .registry
+        .read()
+        .map(|r| r.businesses.contains_key(&business))
+        .unwrap_or(false);
+    if known {
+        Ok(business)
+    } else {
+        Err(GraphError::unknown_object(&business, "post"))
+    }
+}
+
 /// `POST /_admin/businesses` `{"name"}` → the business and a fresh access token.
 pub async fn admin_business(st: &AppState, v: &Value) -> Result<Value, GraphError> {
     let b = Business {
@@ -359,16 +375,7 @@ pub async fn admin_business(st: &AppState, v: &Value) -> Result<Value, GraphErro
 
 /// `POST /_admin/access_tokens` `{"business_id"}` → a new token.
 pub async fn admin_token(st: &AppState, v: &Value) -> Result<Value, GraphError> {
-    let business = s(v, "business_id")
-        .ok_or_else(|| GraphError::missing_parameter("business_id is required"))?;
-    if !st
-        .registry
-        .read()
-        .map(|r| r.businesses.contains_key(&business))
-        .unwrap_or(false)
-    {
-        return Err(GraphError::unknown_object(&business, "post"));
-    }
+    let business = existing_business(st, v)?;
     let token = AccessToken {
         token: s(v, "token").unwrap_or_else(ids::access_token),
         business_id: business.clone(),
@@ -385,16 +392,7 @@ pub async fn admin_token(st: &AppState, v: &Value) -> Result<Value, GraphError> 
 
 /// `POST /_admin/wabas` `{"business_id", "timezone", "currency", "consent_mode"}`.
 pub async fn admin_waba(st: &AppState, v: &Value) -> Result<Value, GraphError> {
-    let business = s(v, "business_id")
-        .ok_or_else(|| GraphError::missing_parameter("business_id is required"))?;
-    if !st
-        .registry
-        .read()
-        .map(|r| r.businesses.contains_key(&business))
-        .unwrap_or(false)
-    {
-        return Err(GraphError::unknown_object(&business, "post"));
-    }
+    let business = existing_business(st, v)?;
     let w = Waba {
         id: s(v, "id").unwrap_or_else(ids::object_id),
         business_id: business,
@@ -466,16 +464,7 @@ pub async fn admin_number(st: &AppState, v: &Value) -> Result<Value, GraphError>
 
 /// `POST /_admin/apps` `{"business_id", "app_secret", "verify_token", "callback_url"}`.
 pub async fn admin_app(st: &AppState, v: &Value) -> Result<Value, GraphError> {
-    let business = s(v, "business_id")
-        .ok_or_else(|| GraphError::missing_parameter("business_id is required"))?;
-    if !st
-        .registry
-        .read()
-        .map(|r| r.businesses.contains_key(&business))
-        .unwrap_or(false)
-    {
-        return Err(GraphError::unknown_object(&business, "post"));
-    }
+    let business = existing_business(st, v)?;
     let app = App {
         id: s(v, "id").unwrap_or_else(ids::object_id),
         business_id: business,

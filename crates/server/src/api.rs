@@ -587,6 +587,15 @@ async fn admin_template_status(
 
 /// `POST /_admin/wabas/{waba}/consent` `{"wa_id": "…", "event": "opt_in"}`: records a user's
 /// opt-in, opt-out or marketing preference (openwaba's own API; admin token required).
+/// A required field holding a user's number.
+fn wa_id_field(v: &Value, name: &str) -> Result<WaId, GraphError> {
+    let raw = v
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| GraphError::missing_parameter(format!("{name} is required")))?;
+    WaId::parse(raw).map_err(|e| GraphError::invalid_value(format!("{name}: {e}")))
+}
+
 /// The admin token checked, then the JSON body: what every admin call starts with.
 fn admin_body(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, GraphError> {
     if !admin_authorized(st, headers) {
@@ -618,12 +627,9 @@ async fn admin_inbound(
         Ok(v) => v,
         Err(e) => return error_response(&e),
     };
-    let Some(from) = v.get("from").and_then(Value::as_str) else {
-        return error_response(&GraphError::missing_parameter("from is required"));
-    };
-    let user = match WaId::parse(from) {
+    let user = match wa_id_field(&v, "from") {
         Ok(u) => u,
-        Err(e) => return error_response(&GraphError::invalid_value(format!("from: {e}"))),
+        Err(e) => return error_response(&e),
     };
     let referral = v.get("referral").and_then(Value::as_bool).unwrap_or(false);
     let phone = st
@@ -688,12 +694,9 @@ async fn admin_consent(
         Ok(v) => v,
         Err(e) => return error_response(&e),
     };
-    let Some(wa_id) = v.get("wa_id").and_then(Value::as_str) else {
-        return error_response(&GraphError::missing_parameter("wa_id is required"));
-    };
-    let user = match WaId::parse(wa_id) {
+    let user = match wa_id_field(&v, "wa_id") {
         Ok(u) => u,
-        Err(e) => return error_response(&GraphError::invalid_value(format!("wa_id: {e}"))),
+        Err(e) => return error_response(&e),
     };
     let event = v.get("event").and_then(Value::as_str).unwrap_or("opt_in");
     if !matches!(
