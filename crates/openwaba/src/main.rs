@@ -87,6 +87,14 @@ struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
+    /// `real`, or `virtual`: a clock that starts at --clock-start and can be moved forward
+    /// through POST /_admin/clock.
+    #[arg(long, value_name = "real|virtual")]
+    clock: Option<openwaba_server::clock::ClockMode>,
+    /// Where a virtual clock starts on a new data directory (RFC 3339, e.g.
+    /// 2023-06-05T09:00:00Z).
+    #[arg(long, value_name = "INSTANT")]
+    clock_start: Option<openwaba_server::config::StartInstant>,
 }
 
 #[derive(clap::Args)]
@@ -314,6 +322,15 @@ fn run_serve(a: ServeArgs) -> Result<(), Usage> {
     }
     if let Some(d) = a.data_dir {
         config.data_dir = d;
+    }
+    if let Some(c) = a.clock {
+        config.clock = c;
+    }
+    if let Some(t) = a.clock_start {
+        config.clock_start = Some(t);
+        if a.clock.is_none() {
+            config.clock = openwaba_server::clock::ClockMode::Virtual;
+        }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -79,7 +79,7 @@ fn a_message_answered_200_survives_kill_9() {
 
     let store = SqliteStore::open(dir.path()).unwrap();
     let m = store
-        .message(&id)
+        .message(seq_of(&id), &id)
         .unwrap()
         .expect("the acknowledged message is on disk");
     assert_eq!(m.status, "delivered");
@@ -104,7 +104,7 @@ fn a_message_answered_200_survives_kill_9() {
     child.kill().unwrap();
     child.wait().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    let m2 = store.message(&id2).unwrap().unwrap();
+    let m2 = store.message(seq_of(&id2), &id2).unwrap().unwrap();
     assert_eq!(
         m2.status, "delivered",
         "the window was rebuilt from the store"
@@ -164,4 +164,9 @@ fn first_start_prints_credentials_and_a_curl_example() {
     assert_ne!(r.status(), 401, "the token still works after a restart");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// The store key a wamid carries.
+fn seq_of(id: &str) -> i64 {
+    openwaba_server::ids::wamid_seq(id).unwrap() as i64
 }

@@ -140,10 +140,16 @@ pub async fn subscribed_apps(
         })
         .unwrap_or_default();
     match *method {
-        axum::http::Method::GET => Ok(json!({"data": apps.iter().map(|a| json!({
-            "whatsapp_business_api_data": {"id": a.id, "name": "openwaba app", "link": ""},
-            "override_callback_uri": a.callback_url,
-        })).collect::<Vec<_>>()})),
+        axum::http::Method::GET => Ok(json!({"data": apps.iter().map(|a| {
+            let mut item = json!({
+                "whatsapp_business_api_data": {"id": a.id, "name": "openwaba app", "link": ""},
+            });
+            // Present only when set (a string), as in the OAS examples; never `null`.
+            if let Some(url) = &a.callback_url {
+                item["override_callback_uri"] = json!(url);
+            }
+            item
+        }).collect::<Vec<_>>()})),
         axum::http::Method::POST => {
             let mut params = q.clone();
             if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) {

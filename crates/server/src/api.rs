@@ -37,6 +37,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_admin/wabas/{waba}/consent", post(admin_consent))
         .route("/_admin/phone_numbers/{phone}/inbound", post(admin_inbound))
         .route("/_admin/templates/{id}/status", post(admin_template_status))
+        .route(
+            "/_admin/clock",
+            get(crate::admin::clock_get).post(crate::admin::clock_move),
+        )
         .route("/_media/{id}", get(crate::media::download))
         .route("/_admin/{kind}", post(admin_accounts))
         .route("/oauth/access_token", get(oauth))
@@ -58,7 +62,7 @@ async fn metrics(State(st): St) -> Response {
         .into_response()
 }
 
-fn error_response(e: &GraphError) -> Response {
+pub(crate) fn error_response(e: &GraphError) -> Response {
     let status = StatusCode::from_u16(e.http_status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (status, Json(e.body(&ids::fbtrace_id()))).into_response();
     if let Some(s) = e.retry_after {
@@ -481,8 +485,8 @@ async fn decide_and_record(
         engines.get(&phone.waba_id).cloned()
     }
     .ok_or_else(|| GraphError::unknown_object(&phone.id, "post"))?;
-    let id = ids::wamid(&msg.wa_id.to_string(), true);
-    let commit = {
+    let wa_id = msg.wa_id.to_string();
+    let (id, commit) = {
         let mut engine = engine
             .lock()
             .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
@@ -510,13 +514,16 @@ async fn decide_and_record(
         let pricing = outcome.pricing.map(|p| {
             json!({"billable": p.billable, "pricing_model": p.model.as_str(), "category": p.category.as_str(), "type": p.kind.as_str()}).to_string()
         });
+        let seq = st.next_message_seq();
+        let id = ids::wamid(&wa_id, true, seq);
         let record = MessageRecord {
+            seq: seq as i64,
             id: id.clone(),
             waba_id: phone.waba_id.clone(),
             phone_number_id: phone.id.clone(),
             business: phone.number.clone(),
             to: msg.to.clone(),
-            wa_id: msg.wa_id.to_string(),
+            wa_id: wa_id.clone(),
             type_name: msg.type_name.to_owned(),
             template_category: template_category.map(str::to_owned),
             content: msg.content.to_string(),
@@ -540,7 +547,7 @@ async fn decide_and_record(
             st.metrics.sent_failed.fetch_add(1, Relaxed);
         }
         // Enqueued under the WABA's lock, so the store keeps the engine's order.
-        st.store.commit(vec![Write::Message(Box::new(record))])
+        (id, st.store.commit(vec![Write::Message(Box::new(record))]))
     };
     commit.await.map_err(|e| {
         tracing::error!(error = %e, "a message could not be stored");
@@ -597,7 +604,11 @@ fn wa_id_field(v: &Value, name: &str) -> Result<WaId, GraphError> {
 }
 
 /// The admin token checked, then the JSON body: what every admin call starts with.
-fn admin_body(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, GraphError> {
+pub(crate) fn admin_body(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, GraphError> {
     if !admin_authorized(st, headers) {
         return Err(GraphError::invalid_token());
     }
@@ -605,7 +616,7 @@ fn admin_body(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, 
         .map_err(|e| GraphError::invalid_parameter(format!("the body is not JSON: {e}")))
 }
 
-fn admin_authorized(st: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn admin_authorized(st: &AppState, headers: &HeaderMap) -> bool {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -673,7 +684,7 @@ async fn admin_inbound(
         })])
     };
     match commit.await {
-        Ok(()) => Json(json!({"success": true, "id": ids::wamid(&user.to_string(), false)}))
+        Ok(()) => Json(json!({"success": true, "id": ids::wamid(&user.to_string(), false, st.next_message_seq())}))
             .into_response(),
         Err(e) => error_response(&GraphError::engine(
             131_000,

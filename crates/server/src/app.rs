@@ -1,7 +1,7 @@
 //! The application: state, first-start bootstrap, engine rebuild, router and serving.
 
 use crate::api;
-use crate::clock::{Clock, RealClock};
+use crate::clock::{Clock, ClockMode};
 use crate::config::{Config, ConfigError};
 use crate::ids;
 use crate::limits::Limits;
@@ -43,7 +43,11 @@ pub struct AppState {
     pub templates: RwLock<FxHashMap<String, crate::templates::TemplateEntry>>,
     pub limits: Mutex<Limits>,
     pub metrics: Metrics,
-    pub clock: Arc<dyn Clock>,
+    pub clock: Arc<Clock>,
+    /// Every timer of the server (see [`crate::scheduler`]).
+    pub scheduler: crate::scheduler::Scheduler,
+    /// How long template review takes.
+    pub template_review_delay_ms: i64,
     pub admin_token: String,
     /// The data directory (database, media, profiles).
     pub data_dir: std::path::PathBuf,
@@ -52,6 +56,26 @@ pub struct AppState {
     pub public_url: std::sync::OnceLock<String>,
     /// Signs media download URLs (kept in `<data_dir>/media-secret`).
     pub media_secret: String,
+    /// The last message sequence number given out (see `ids::wamid`).
+    pub message_seq: std::sync::atomic::AtomicU64,
+}
+
+impl AppState {
+    /// The next message sequence number. Taken under the WABA's engine lock, so one WABA's
+    /// messages are numbered in the order the engine decided them.
+    pub fn next_message_seq(&self) -> u64 {
+        self.message_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
+    }
+
+    /// A stored message by its wamid.
+    pub fn message(&self, id: &str) -> Result<Option<openwaba_store::MessageRecord>, StoreError> {
+        match ids::wamid_seq(id).and_then(|s| i64::try_from(s).ok()) {
+            Some(seq) => self.store.message(seq, id),
+            None => Ok(None),
+        }
+    }
 }
 
 /// What a first start created, to print.
@@ -286,12 +310,55 @@ fn rebuild(
     Ok(())
 }
 
+/// The key under which a virtual clock's offset is kept.
+const CLOCK_OFFSET: &str = "virtual_clock_offset_ms";
+
+/// The configured clock. A virtual clock continues from where it was moved to (its stored
+/// offset); a new one starts at `clock_start`, else now.
+async fn clock_for(config: &Config, store: &dyn Store) -> Result<Clock, StartError> {
+    Ok(match config.clock {
+        ClockMode::Real => Clock::real(),
+        ClockMode::Virtual => match store
+            .setting(CLOCK_OFFSET)?
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            Some(offset) => Clock::virtual_with_offset(offset),
+            None => {
+                let start = config
+                    .clock_start
+                    .map(|s| s.0)
+                    .unwrap_or_else(|| Clock::real().now());
+                let c = Clock::virtual_from(start);
+                store
+                    .commit(vec![Write::Setting {
+                        key: CLOCK_OFFSET.into(),
+                        value: c.offset_ms().to_string(),
+                    }])
+                    .await?;
+                c
+            }
+        },
+    })
+}
+
+/// Keeps a virtual clock's offset, so a restart continues from the moved clock.
+pub async fn save_clock(st: &AppState) {
+    if st.clock.mode() != ClockMode::Virtual {
+        return;
+    }
+    let w = Write::Setting {
+        key: CLOCK_OFFSET.into(),
+        value: st.clock.offset_ms().to_string(),
+    };
+    if let Err(e) = st.store.commit(vec![w]).await {
+        tracing::error!(error = %e, "the virtual clock's position could not be stored");
+    }
+}
+
 /// Opens the store, creates what is missing, rebuilds the engines.
-pub async fn build(
-    config: &Config,
-    clock: Arc<dyn Clock>,
-) -> Result<(Arc<AppState>, Option<Credentials>), StartError> {
+pub async fn build(config: &Config) -> Result<(Arc<AppState>, Option<Credentials>), StartError> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    let clock = Arc::new(clock_for(config, store.as_ref()).await?);
     let mut creds = bootstrap(config, store.as_ref()).await?;
     let accounts = store.accounts()?;
     let admin_token = match &config.admin_token {
@@ -320,6 +387,7 @@ pub async fn build(
         engines.insert(w.id.clone(), Arc::new(Mutex::new(engine_for(w)?)));
     }
     rebuild(&engines, store.as_ref())?;
+    let last_seq = store.last_message_seq()?;
     let mut templates = FxHashMap::default();
     for record in store.templates()? {
         let id = record.id.clone();
@@ -338,10 +406,13 @@ pub async fn build(
         limits: Mutex::new(Limits::default()),
         metrics: Metrics::default(),
         clock,
+        scheduler: crate::scheduler::Scheduler::default(),
+        template_review_delay_ms: config.template_review_delay.millis(),
         admin_token,
         data_dir: config.data_dir.clone(),
         public_url: std::sync::OnceLock::new(),
         media_secret,
+        message_seq: std::sync::atomic::AtomicU64::new(last_seq.max(0) as u64),
     };
     Ok((Arc::new(state), creds))
 }
@@ -367,7 +438,9 @@ impl Running {
 
 /// Starts the server on `config.listen` (port 0 picks a free port).
 pub async fn start(config: &Config) -> Result<Running, StartError> {
-    let (state, credentials) = build(config, Arc::new(RealClock)).await?;
+    let (state, credentials) = build(config).await?;
+    crate::templates::schedule_pending_reviews(&state);
+    tokio::spawn(crate::scheduler::run(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

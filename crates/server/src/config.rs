@@ -2,6 +2,7 @@
 //! defaults. Fixed values (ids, tokens, secrets) make tests and CI reproducible; what is not
 //! fixed is generated on first start and kept in the data directory.
 
+use crate::clock::ClockMode;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +27,88 @@ pub struct Config {
     /// Accounts to create (or update) at start.
     #[serde(default)]
     pub business: Option<BusinessConfig>,
+    /// `real` (default) or `virtual`: see [`crate::clock`].
+    #[serde(default = "default_clock")]
+    pub clock: ClockMode,
+    /// Where a virtual clock starts on a new data directory (RFC 3339; default: now).
+    #[serde(default)]
+    pub clock_start: Option<StartInstant>,
+    /// How long template review takes (`0s`: the outcome is in the create response).
+    #[serde(default)]
+    pub template_review_delay: DurationSetting,
+    /// How long a webhook is retried before it is dead-lettered (Meta: 7 days).
+    #[serde(default = "default_retry_horizon")]
+    pub webhook_retry_horizon: DurationSetting,
+}
+
+fn default_clock() -> ClockMode {
+    ClockMode::Real
+}
+
+/// An instant written in RFC 3339 (`2023-06-05T00:00:00Z`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct StartInstant(pub openwaba_engine::Instant);
+
+impl TryFrom<String> for StartInstant {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for StartInstant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        openwaba_engine::Instant::parse_rfc3339(s)
+            .map(StartInstant)
+            .map_err(|_| format!("`{s}` is not an RFC 3339 instant such as 2023-06-05T00:00:00Z"))
+    }
+}
+
+/// A duration written with a unit: `250ms`, `30s`, `5m`, `36h`, `7d`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct DurationSetting(pub std::time::Duration);
+
+impl DurationSetting {
+    pub fn millis(&self) -> i64 {
+        i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+impl TryFrom<String> for DurationSetting {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for DurationSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (n, unit) = t.split_at(split);
+        let bad = || format!("`{s}` is not a duration such as 250ms, 30s, 5m, 36h or 7d");
+        let n: u64 = n.parse().map_err(|_| bad())?;
+        let ms = match unit {
+            "ms" => 1,
+            "s" | "" if n == 0 => 1_000,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(ms)
+            .map(|ms| DurationSetting(std::time::Duration::from_millis(ms)))
+            .ok_or_else(bad)
+    }
+}
+
+fn default_retry_horizon() -> DurationSetting {
+    DurationSetting(std::time::Duration::from_secs(7 * 86_400))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -90,6 +173,10 @@ impl Default for Config {
             admin_token: None,
             public_url: None,
             business: None,
+            clock: default_clock(),
+            clock_start: None,
+            template_review_delay: DurationSetting::default(),
+            webhook_retry_horizon: default_retry_horizon(),
         }
     }
 }
@@ -138,7 +225,9 @@ impl Config {
     /// `OPENWABA_ACCESS_TOKEN`, `OPENWABA_WABA_ID`, `OPENWABA_PHONE_NUMBER_ID`,
     /// `OPENWABA_PHONE_NUMBER`, `OPENWABA_TIMEZONE`, `OPENWABA_CONSENT`,
     /// `OPENWABA_THROUGHPUT_MPS`, `OPENWABA_APP_ID`, `OPENWABA_APP_SECRET`,
-    /// `OPENWABA_VERIFY_TOKEN`, `OPENWABA_WEBHOOK_URL`.
+    /// `OPENWABA_VERIFY_TOKEN`, `OPENWABA_WEBHOOK_URL`, `OPENWABA_CLOCK`,
+    /// `OPENWABA_CLOCK_START`, `OPENWABA_TEMPLATE_REVIEW_DELAY`,
+    /// `OPENWABA_WEBHOOK_RETRY_HORIZON`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let bad = |name: &str, what: String| ConfigError::Env {
             name: name.to_owned(),
@@ -166,6 +255,22 @@ impl Config {
         }
         if let Some(v) = get("OPENWABA_PUBLIC_URL") {
             self.public_url = Some(v);
+        }
+        if let Some(v) = get("OPENWABA_CLOCK") {
+            self.clock = v.parse().map_err(|e| bad("OPENWABA_CLOCK", e))?;
+        }
+        if let Some(v) = get("OPENWABA_CLOCK_START") {
+            self.clock_start = Some(v.parse().map_err(|e| bad("OPENWABA_CLOCK_START", e))?);
+        }
+        if let Some(v) = get("OPENWABA_TEMPLATE_REVIEW_DELAY") {
+            self.template_review_delay = v
+                .parse()
+                .map_err(|e| bad("OPENWABA_TEMPLATE_REVIEW_DELAY", e))?;
+        }
+        if let Some(v) = get("OPENWABA_WEBHOOK_RETRY_HORIZON") {
+            self.webhook_retry_horizon = v
+                .parse()
+                .map_err(|e| bad("OPENWABA_WEBHOOK_RETRY_HORIZON", e))?;
         }
         let business = self.business.get_or_insert_with(BusinessConfig::default);
         if let Some(v) = get("OPENWABA_ACCESS_TOKEN") {
@@ -300,5 +405,38 @@ throughput_mps = 1000
             .apply_env(|k| (k == "OPENWABA_PORT").then(|| "http".into()))
             .unwrap_err();
         assert!(e.to_string().contains("OPENWABA_PORT"));
+        let e = c
+            .apply_env(|k| (k == "OPENWABA_TEMPLATE_REVIEW_DELAY").then(|| "soon".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("OPENWABA_TEMPLATE_REVIEW_DELAY"));
+        assert!(Config::from_toml("clock = \"sundial\"").is_err());
+        assert!(Config::from_toml("clock_start = \"yesterday\"").is_err());
+    }
+
+    #[test]
+    fn clock_and_durations() {
+        let c = Config::from_toml(
+            "clock = \"virtual\"\nclock_start = \"2023-06-05T00:00:00Z\"\ntemplate_review_delay = \"30s\"\nwebhook_retry_horizon = \"36h\"",
+        )
+        .unwrap();
+        assert_eq!(c.clock, ClockMode::Virtual);
+        assert_eq!(c.clock_start.unwrap().0.millis(), 1_685_923_200_000);
+        assert_eq!(c.template_review_delay.millis(), 30_000);
+        assert_eq!(c.webhook_retry_horizon.millis(), 36 * 3_600_000);
+        assert_eq!(
+            Config::default().webhook_retry_horizon.millis(),
+            7 * 86_400_000
+        );
+        for (s, ms) in [
+            ("0", 0),
+            ("250ms", 250),
+            ("5m", 300_000),
+            ("7d", 604_800_000),
+        ] {
+            assert_eq!(s.parse::<DurationSetting>().unwrap().millis(), ms, "{s}");
+        }
+        for s in ["", "5", "1w", "-3s", "s"] {
+            assert!(s.parse::<DurationSetting>().is_err(), "{s}");
+        }
     }
 }

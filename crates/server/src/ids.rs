@@ -23,11 +23,33 @@ pub fn access_token() -> String {
     format!("EAAopenwaba{}", secret(48))
 }
 
+/// Odd, so multiplying by it is a bijection on `u64`: sequence numbers look random in ids
+/// yet decode back exactly.
+const SCRAMBLE: u64 = 0x9E37_79B9_7F4A_7C15;
+const SCRAMBLE_XOR: u64 = 0x2545_F491_4F6C_DD1D;
+/// The inverse of `SCRAMBLE` modulo 2^64 (Newton's iteration doubles the correct bits).
+const UNSCRAMBLE: u64 = {
+    let mut inv = SCRAMBLE;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(SCRAMBLE.wrapping_mul(inv)));
+        i += 1;
+    }
+    inv
+};
+
 /// A message id with the structure of Meta's (decoded from public examples): `wamid.` +
 /// base64 of a small Thrift-compact struct holding the user's number and a hex id. Clients
-/// treat it as opaque; the structure is only realism.
-pub fn wamid(wa_id: &str, business_sent: bool) -> String {
-    let hex = secret(if business_sent { 18 } else { 20 }).to_ascii_uppercase();
+/// treat it as opaque. Ours hides the store's sequence number in the hex id, so a message is
+/// found by its primary key ([`wamid_seq`]) and the table needs no index on random text.
+pub fn wamid(wa_id: &str, business_sent: bool, seq: u64) -> String {
+    let mut hex = format!("{:016X}", (seq ^ SCRAMBLE_XOR).wrapping_mul(SCRAMBLE));
+    // Meta's hex ids are 18 characters for messages a business sent, 20 for a user's.
+    let filler = if business_sent { 2 } else { 4 };
+    let mut r = rand::rng();
+    for _ in 0..filler {
+        hex.push(char::from(b"0123456789ABCDEF"[r.random_range(0..16)]));
+    }
     let mut b = vec![0x1c, 0x18, wa_id.len() as u8];
     b.extend_from_slice(wa_id.as_bytes());
     b.extend_from_slice(&[
@@ -46,6 +68,18 @@ pub fn wamid(wa_id: &str, business_sent: bool) -> String {
     )
 }
 
+/// The sequence number an id made by [`wamid`] carries; `None` for anything else.
+pub fn wamid_seq(id: &str) -> Option<u64> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(id.strip_prefix("wamid.")?)
+        .ok()?;
+    let (&len, rest) = raw.get(2..)?.split_first()?;
+    let rest = rest.get(len as usize..)?;
+    let hex = rest.get(6..6 + 16)?;
+    let n = u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+    Some(n.wrapping_mul(UNSCRAMBLE) ^ SCRAMBLE_XOR)
+}
+
 /// A trace id for error bodies.
 pub fn fbtrace_id() -> String {
     let mut r = rand::rng();
@@ -61,12 +95,32 @@ mod tests {
 
     #[test]
     fn wamid_decodes_to_the_number() {
-        let id = wamid("16505551234", true);
+        let id = wamid("16505551234", true, 7);
         let raw = base64::engine::general_purpose::STANDARD
             .decode(id.trim_start_matches("wamid."))
             .unwrap();
         assert_eq!(&raw[3..14], b"16505551234");
-        assert_ne!(wamid("16505551234", true), id);
+        assert_eq!(raw[19], 18, "18 hex characters for a business-sent id");
+        assert_ne!(wamid("16505551234", true, 8), id);
         assert_eq!(object_id().len(), 15);
+    }
+
+    #[test]
+    fn wamid_carries_its_sequence_number() {
+        for seq in [0, 1, 2, 41, 1 << 40, u64::MAX] {
+            assert_eq!(wamid_seq(&wamid("5511987650001", true, seq)), Some(seq));
+            assert_eq!(wamid_seq(&wamid("1", false, seq)), Some(seq));
+        }
+        // Consecutive sequence numbers do not look consecutive.
+        assert_ne!(wamid("1", true, 1)[..30], wamid("1", true, 2)[..30]);
+        for bad in [
+            "",
+            "wamid.",
+            "wamid.!!",
+            "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI",
+            "abc",
+        ] {
+            assert_eq!(wamid_seq(bad), None, "{bad}");
+        }
     }
 }

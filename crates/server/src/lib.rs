@@ -5,6 +5,7 @@
 //! message durably before answering.
 
 pub mod accounts;
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod limits;
 pub mod media;
 pub mod metrics;
 pub mod registry;
+pub mod scheduler;
 pub mod send_body;
 pub mod template_json;
 pub mod templates;

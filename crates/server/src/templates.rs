@@ -1,8 +1,11 @@
 //! Message templates over Graph: create (with review), list with filters and cursors, get,
 //! edit, delete by name or `hsm_id`, and the lookup a template send needs.
 //!
-//! Review is instant: the outcome (APPROVED or REJECTED with a reason) is in the create
-//! response. PAUSED and DISABLED are set through the admin API.
+//! Review runs the automated checks of rules.md §9. With no review delay (the default) the
+//! outcome (APPROVED or REJECTED with a reason) is in the create response. With a delay
+//! (`template_review_delay`), the template is PENDING until the scheduler completes the review
+//! on the server's clock; a PENDING template is stored as such, and its review is scheduled
+//! again after a restart. PAUSED and DISABLED are set through the admin API.
 
 use crate::app::AppState;
 use crate::graph_error::GraphError;
@@ -78,6 +81,121 @@ fn record_for(
     }
 }
 
+/// A template waiting for its review: the category as asked, no outcome yet.
+fn pending_record(
+    waba_id: &str,
+    id: String,
+    def: &TemplateDefinition,
+    created_at: i64,
+) -> TemplateRecord {
+    TemplateRecord {
+        id: id.clone(),
+        waba_id: waba_id.to_owned(),
+        name: def.name.clone(),
+        language: def.language.clone(),
+        status: "PENDING".to_owned(),
+        category: category_as_str(def.category).to_owned(),
+        rejected_reason: None,
+        definition: template_to_json(def, &id, "PENDING").to_string(),
+        created_at,
+    }
+}
+
+/// The record after review, now or later (see the module's doc).
+fn reviewed_or_pending(
+    st: &AppState,
+    waba_id: &str,
+    id: String,
+    def: &TemplateDefinition,
+    others: &[&TemplateDefinition],
+    allow_category_change: bool,
+    created_at: i64,
+) -> TemplateRecord {
+    if st.template_review_delay_ms > 0 {
+        return pending_record(waba_id, id, def, created_at);
+    }
+    let outcome = review(def, others, review_date(st, waba_id), allow_category_change);
+    record_for(waba_id, id, def, &outcome, created_at)
+}
+
+/// Once a PENDING template is stored, its review falls due after the delay.
+fn schedule_review(st: &AppState, record: &TemplateRecord) {
+    if record.status == "PENDING" {
+        st.scheduler.at(
+            openwaba_engine::Instant::from_millis(
+                st.clock.now().millis() + st.template_review_delay_ms,
+            ),
+            crate::scheduler::Task::TemplateReview {
+                template_id: record.id.clone(),
+            },
+        );
+    }
+}
+
+/// The scheduler's call: a PENDING template gets its outcome. It is reviewed against the
+/// WABA's templates that are not themselves pending, so of two identical templates the
+/// first to complete is approved and the second is a duplicate.
+pub async fn complete_review(st: &Arc<AppState>, template_id: &str) {
+    let Some((entry, others)) = st.templates.read().ok().and_then(|t| {
+        let e = t.get(template_id)?.clone();
+        let others: Vec<TemplateEntry> = t
+            .values()
+            .filter(|x| {
+                x.record.waba_id == e.record.waba_id
+                    && x.record.id != e.record.id
+                    && x.record.status != "PENDING"
+            })
+            .cloned()
+            .collect();
+        Some((e, others))
+    }) else {
+        return;
+    };
+    if entry.record.status != "PENDING" {
+        return;
+    }
+    let refs: Vec<&TemplateDefinition> = others.iter().map(|x| &x.def).collect();
+    let outcome = review(
+        &entry.def,
+        &refs,
+        review_date(st, &entry.record.waba_id),
+        false,
+    );
+    let record = record_for(
+        &entry.record.waba_id,
+        entry.record.id.clone(),
+        &entry.def,
+        &outcome,
+        entry.record.created_at,
+    );
+    let def = entry.def.clone();
+    let done = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry { record, def });
+    if let Err(e) = save(st, done).await {
+        tracing::error!(template = %template_id, error = ?e, "a template review could not be stored");
+    }
+}
+
+/// At start: every PENDING template's review is due `template_review_delay` after it was
+/// created (at once if that has passed).
+pub fn schedule_pending_reviews(st: &Arc<AppState>) {
+    let pending: Vec<(String, i64)> = st
+        .templates
+        .read()
+        .map(|t| {
+            t.values()
+                .filter(|e| e.record.status == "PENDING")
+                .map(|e| (e.record.id.clone(), e.record.created_at))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (id, created_at) in pending {
+        st.scheduler.at(
+            openwaba_engine::Instant::from_millis(created_at + st.template_review_delay_ms),
+            crate::scheduler::Task::TemplateReview { template_id: id },
+        );
+    }
+}
+
 fn json_error(e: crate::template_json::TemplateJsonError) -> GraphError {
     if e.is_missing() {
         GraphError::missing_parameter(e.to_string())
@@ -136,17 +254,22 @@ pub async fn create(st: &Arc<AppState>, waba_id: &str, body: &[u8]) -> Result<Va
         return Err(err);
     }
     let others: Vec<&TemplateDefinition> = existing.iter().map(|e| &e.def).collect();
-    let outcome = review(&def, &others, review_date(st, waba_id), allow);
-    let record = record_for(
+    let record = reviewed_or_pending(
+        st,
         waba_id,
         ids::object_id(),
         &def,
-        &outcome,
+        &others,
+        allow,
         st.clock.now().millis(),
     );
     let resp = json!({"id": record.id, "status": record.status, "category": record.category});
-    let entry = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry { record, def });
+    let entry = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry {
+        record: record.clone(),
+        def,
+    });
     save(st, entry).await?;
+    schedule_review(st, &record);
     Ok(resp)
 }
 
@@ -347,16 +470,21 @@ pub async fn edit(st: &Arc<AppState>, e: TemplateEntry, body: &[u8]) -> Result<V
         })
         .unwrap_or_default();
     let refs: Vec<&TemplateDefinition> = others.iter().map(|x| &x.def).collect();
-    let outcome = review(&def, &refs, review_date(st, &e.record.waba_id), false);
-    let record = record_for(
+    let record = reviewed_or_pending(
+        st,
         &e.record.waba_id,
         e.record.id.clone(),
         &def,
-        &outcome,
+        &refs,
+        false,
         e.record.created_at,
     );
-    let entry = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry { record, def });
+    let entry = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry {
+        record: record.clone(),
+        def,
+    });
     save(st, entry).await?;
+    schedule_review(st, &record);
     Ok(json!({"success": true}))
 }
 

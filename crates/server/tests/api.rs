@@ -122,7 +122,6 @@ impl TestApp {
             .as_ref()
             .unwrap()
             .state
-            .store
             .message(id)
             .unwrap()
             .expect("stored")

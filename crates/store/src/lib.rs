@@ -50,8 +50,13 @@ pub trait Store: Send + Sync + 'static {
     fn engine_log(&self) -> Result<Vec<EngineInput>, StoreError>;
     /// Every message template.
     fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError>;
-    /// One stored message by id.
-    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    /// One stored message by its sequence number, if its id is `id` (the caller decodes
+    /// `seq` from the wamid; the id check refuses a forged or mistyped one).
+    fn message(&self, seq: i64, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    /// A server setting kept across restarts (such as the virtual clock's offset).
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// The highest message sequence number stored (0 when none), to continue from at start.
+    fn last_message_seq(&self) -> Result<i64, StoreError>;
     /// One uploaded media by id (deleted media are gone).
     fn media(&self, id: &str) -> Result<Option<MediaRecord>, StoreError>;
 }

@@ -66,6 +66,9 @@ pub struct Accounts {
 /// A message the API accepted (answered 200), with the engine's decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecord {
+    /// The store's sequence number: the order of decisions, and the key the `wamid` encodes
+    /// (see the server's `ids` module), so a lookup by id needs no index on random text.
+    pub seq: i64,
     pub id: String,
     pub waba_id: String,
     pub phone_number_id: String,
@@ -154,9 +157,28 @@ pub enum Write {
     Message(Box<MessageRecord>),
     User(UserEvent),
     Template(Box<TemplateRecord>),
-    DeleteTemplate { id: String },
+    DeleteTemplate {
+        id: String,
+    },
     Media(Box<MediaRecord>),
-    DeleteMedia { id: String },
+    DeleteMedia {
+        id: String,
+    },
+    /// A server setting (see `Store::setting`).
+    Setting {
+        key: String,
+        value: String,
+    },
+}
+
+impl Write {
+    /// The sequence number of a message write, if this is one.
+    pub fn message_seq(&self) -> Option<i64> {
+        match self {
+            Write::Message(m) => Some(m.seq),
+            _ => None,
+        }
+    }
 }
 
 /// What the engine is fed again at start, in order.

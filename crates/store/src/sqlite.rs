@@ -39,6 +39,23 @@ CREATE TABLE media (id TEXT PRIMARY KEY, phone_number_id TEXT NOT NULL, waba_id 
     mime_type TEXT NOT NULL, sha256 TEXT NOT NULL, file_size INTEGER NOT NULL, filename TEXT,
     path TEXT NOT NULL, created_at INTEGER NOT NULL);
 "#,
+    // Measured (BENCHMARKS.md): the UNIQUE index on random `wamid` text put each message on
+    // its own random index page, ~4 KiB of WAL per message. The wamid now encodes `seq`, so
+    // the table is keyed by it alone and appends; AUTOINCREMENT's bookkeeping row goes too.
+    r#"
+CREATE TABLE messages_v4 (seq INTEGER PRIMARY KEY, id TEXT NOT NULL,
+    waba_id TEXT NOT NULL, phone_number_id TEXT NOT NULL, business TEXT NOT NULL, recipient TEXT NOT NULL,
+    wa_id TEXT NOT NULL, type_name TEXT NOT NULL, template_category TEXT, content TEXT NOT NULL,
+    biz_opaque_callback_data TEXT, context_message_id TEXT, status TEXT NOT NULL, error_code INTEGER,
+    conversation_id TEXT, conversation_category TEXT, conversation_expires_at INTEGER,
+    pricing TEXT, charge TEXT, created_at INTEGER NOT NULL);
+INSERT INTO messages_v4 SELECT * FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v4 RENAME TO messages;
+"#,
+    r#"
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#,
 ];
 
 /// The most writes one transaction takes before it commits and starts another.
@@ -208,8 +225,8 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             .execute(params![t.token, t.business_id])?;
         }
         Write::Message(m) => {
-            tx.prepare_cached("INSERT INTO messages (id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)")?
-                .execute(params![m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at])?;
+            tx.prepare_cached("INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)")?
+                .execute(params![m.seq, m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at])?;
         }
         Write::Template(t) => {
             tx.prepare_cached(
@@ -231,6 +248,10 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             tx.prepare_cached("DELETE FROM media WHERE id = ?1")?
                 .execute([id])?;
         }
+        Write::Setting { key, value } => {
+            tx.prepare_cached("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)")?
+                .execute(params![key, value])?;
+        }
         Write::User(e) => {
             tx.prepare_cached(
                 "INSERT INTO user_events (waba_id, business, wa_id, kind, at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -241,29 +262,30 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
     Ok(())
 }
 
-const MESSAGE_COLUMNS: &str = "id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at";
+const MESSAGE_COLUMNS: &str = "seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at";
 
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
     Ok(MessageRecord {
-        id: r.get(0)?,
-        waba_id: r.get(1)?,
-        phone_number_id: r.get(2)?,
-        business: r.get(3)?,
-        to: r.get(4)?,
-        wa_id: r.get(5)?,
-        type_name: r.get(6)?,
-        template_category: r.get(7)?,
-        content: r.get(8)?,
-        biz_opaque_callback_data: r.get(9)?,
-        context_message_id: r.get(10)?,
-        status: r.get(11)?,
-        error_code: r.get(12)?,
-        conversation_id: r.get(13)?,
-        conversation_category: r.get(14)?,
-        conversation_expires_at: r.get(15)?,
-        pricing: r.get(16)?,
-        charge: r.get(17)?,
-        created_at: r.get(18)?,
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        waba_id: r.get(2)?,
+        phone_number_id: r.get(3)?,
+        business: r.get(4)?,
+        to: r.get(5)?,
+        wa_id: r.get(6)?,
+        type_name: r.get(7)?,
+        template_category: r.get(8)?,
+        content: r.get(9)?,
+        biz_opaque_callback_data: r.get(10)?,
+        context_message_id: r.get(11)?,
+        status: r.get(12)?,
+        error_code: r.get(13)?,
+        conversation_id: r.get(14)?,
+        conversation_category: r.get(15)?,
+        conversation_expires_at: r.get(16)?,
+        pricing: r.get(17)?,
+        charge: r.get(18)?,
+        created_at: r.get(19)?,
     })
 }
 
@@ -390,14 +412,35 @@ impl Store for SqliteStore {
         })
     }
 
-    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+    fn message(&self, seq: i64, id: &str) -> Result<Option<MessageRecord>, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
-                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
-                [id],
+                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq = ?1 AND id = ?2"),
+                params![seq, id],
                 message_row,
             )
             .optional()?)
+        })
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+    }
+
+    fn last_message_seq(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
+                    r.get(0)
+                })?,
+            )
         })
     }
 
@@ -429,8 +472,9 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
-    fn msg(id: &str, at: i64) -> MessageRecord {
+    fn msg(seq: i64, id: &str, at: i64) -> MessageRecord {
         MessageRecord {
+            seq,
             id: id.into(),
             waba_id: "1".into(),
             phone_number_id: "2".into(),
@@ -470,7 +514,7 @@ mod tests {
             ])
             .await
             .unwrap();
-            s.commit(vec![Write::Message(Box::new(msg("m1", 10)))])
+            s.commit(vec![Write::Message(Box::new(msg(1, "m1", 10)))])
                 .await
                 .unwrap();
             s.commit(vec![Write::User(UserEvent {
@@ -482,7 +526,7 @@ mod tests {
             })])
             .await
             .unwrap();
-            s.commit(vec![Write::Message(Box::new(msg("m2", 20)))])
+            s.commit(vec![Write::Message(Box::new(msg(2, "m2", 20)))])
                 .await
                 .unwrap();
         }
@@ -497,10 +541,15 @@ mod tests {
         );
         assert!(matches!(&log[1], EngineInput::Message(m) if m.id == "m1"));
         assert_eq!(
-            s.message("m2").unwrap().unwrap().charge.as_deref(),
+            s.message(2, "m2").unwrap().unwrap().charge.as_deref(),
             Some("0.0300")
         );
-        assert!(s.message("nope").unwrap().is_none());
+        assert!(
+            s.message(2, "m1").unwrap().is_none(),
+            "seq and id must agree"
+        );
+        assert!(s.message(9, "m2").unwrap().is_none());
+        assert_eq!(s.last_message_seq().unwrap(), 2);
     }
 
     #[tokio::test]
@@ -511,8 +560,12 @@ mod tests {
         for i in 0..200 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
-                s.commit(vec![Write::Message(Box::new(msg(&format!("m{i}"), i)))])
-                    .await
+                s.commit(vec![Write::Message(Box::new(msg(
+                    i + 1,
+                    &format!("m{i}"),
+                    i,
+                )))])
+                .await
             }));
         }
         for t in tasks {
@@ -525,15 +578,15 @@ mod tests {
     async fn a_bad_write_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
-        s.commit(vec![Write::Message(Box::new(msg("dup", 1)))])
+        s.commit(vec![Write::Message(Box::new(msg(1, "dup", 1)))])
             .await
             .unwrap();
-        let a = s.commit(vec![Write::Message(Box::new(msg("dup", 2)))]);
-        let b = s.commit(vec![Write::Message(Box::new(msg("ok", 3)))]);
+        let a = s.commit(vec![Write::Message(Box::new(msg(1, "dup", 2)))]);
+        let b = s.commit(vec![Write::Message(Box::new(msg(3, "ok", 3)))]);
         let (a, b) = tokio::join!(a, b);
         assert!(a.is_err());
         assert!(b.is_ok());
-        assert!(s.message("ok").unwrap().is_some());
+        assert!(s.message(3, "ok").unwrap().is_some());
     }
 
     #[tokio::test]

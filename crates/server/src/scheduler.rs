@@ -1,0 +1,129 @@
+//! Work that falls due at an instant of the server's clock: a template's review outcome, a
+//! simulated phone's delivery and read receipts, a webhook's next attempt.
+//!
+//! Why one queue: with a virtual clock, "advance 25 hours" must fire everything due in those
+//! 25 hours in the order it fell due, each seeing the clock at its own instant, exactly as if
+//! the time had passed. So every timer of the server lives here, and [`Scheduler::advance_to`]
+//! walks the clock through them. Between moves, one task sleeps until the earliest due
+//! instant (both clocks run at the system's pace).
+//!
+//! The queue is in memory. What must survive a restart is stored by its owner (a PENDING
+//! template, an undelivered webhook), and the owner schedules it again at start.
+
+use crate::app::AppState;
+use crate::clock::ClockError;
+use openwaba_engine::Instant;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// What falls due.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Task {
+    /// A template's review completes.
+    TemplateReview { template_id: String },
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    due: i64,
+    /// Ties keep the order they were scheduled in.
+    order: u64,
+    task: Task,
+}
+
+#[derive(Default)]
+pub struct Scheduler {
+    queue: Mutex<(BinaryHeap<Reverse<Entry>>, u64)>,
+    wake: Notify,
+    /// Held while tasks run, so the background loop and a clock move never interleave.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl Scheduler {
+    /// Runs `task` once the clock reads `due` or later.
+    pub fn at(&self, due: Instant, task: Task) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.1 += 1;
+            let order = q.1;
+            let earliest = q.0.peek().map(|e| e.0.due);
+            q.0.push(Reverse(Entry {
+                due: due.millis(),
+                order,
+                task,
+            }));
+            if earliest.is_none_or(|e| due.millis() < e) {
+                self.wake.notify_one();
+            }
+        }
+    }
+
+    fn pop_due(&self, until: i64) -> Option<Entry> {
+        let mut q = self.queue.lock().ok()?;
+        if q.0.peek().is_some_and(|e| e.0.due <= until) {
+            q.0.pop().map(|e| e.0)
+        } else {
+            None
+        }
+    }
+
+    fn earliest(&self) -> Option<i64> {
+        self.queue.lock().ok()?.0.peek().map(|e| e.0.due)
+    }
+
+    /// How many tasks wait.
+    pub fn len(&self) -> usize {
+        self.queue.lock().map(|q| q.0.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The background loop: runs what is due, sleeps until the next due instant or a wake-up.
+pub async fn run(st: Arc<AppState>) {
+    loop {
+        {
+            let _guard = st.scheduler.running.lock().await;
+            while let Some(e) = st.scheduler.pop_due(st.clock.now().millis()) {
+                execute(&st, e.task).await;
+            }
+        }
+        let wait = st
+            .scheduler
+            .earliest()
+            .map(|due| (due - st.clock.now().millis()).clamp(0, 60_000))
+            .unwrap_or(60_000);
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(wait as u64)) => {}
+            _ = st.scheduler.wake.notified() => {}
+        }
+    }
+}
+
+/// Moves a virtual clock to `target`, running every task due on the way at its own instant,
+/// in order. Returns how many ran.
+pub async fn advance_to(st: &Arc<AppState>, target: Instant) -> Result<usize, ClockError> {
+    st.clock.check_move(target)?;
+    let _guard = st.scheduler.running.lock().await;
+    let mut ran = 0;
+    while let Some(e) = st.scheduler.pop_due(target.millis()) {
+        st.clock.move_to(Instant::from_millis(e.due))?;
+        execute(st, e.task).await;
+        ran += 1;
+    }
+    st.clock.move_to(target)?;
+    crate::app::save_clock(st).await;
+    st.scheduler.wake.notify_one();
+    Ok(ran)
+}
+
+async fn execute(st: &Arc<AppState>, task: Task) {
+    match task {
+        Task::TemplateReview { template_id } => {
+            crate::templates::complete_review(st, &template_id).await
+        }
+    }
+}
