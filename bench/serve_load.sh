@@ -4,7 +4,7 @@
 # rate to read latency. Durable commits (SQLite WAL, synchronous=FULL) are on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-USERS=${USERS:-10000}
+USERS=${USERS:-50000}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 PORT=${PORT:-4987}
@@ -20,13 +20,19 @@ for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sl
 python3 - "$PORT" "$USERS" <<'PY'
 import sys, json, urllib.request, concurrent.futures
 port, users = sys.argv[1], int(sys.argv[2])
-def open_window(i):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/_admin/phone_numbers/300000000000001/inbound",
-        data=json.dumps({"from": str(5511900000000 + i)}).encode(),
-        headers={"Authorization": "Bearer bench-admin", "Content-Type": "application/json"})
+def call(path, body, token="bench-admin"):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     urllib.request.urlopen(req).read()
+call("/v23.0/200000000000001/message_templates", {"name": "order_update", "language": "en_US",
+     "category": "utility", "components": [{"type": "BODY", "text": "Hi {{1}}, order {{2}} has shipped.",
+     "example": {"body_text": [["Ana", "860198"]]}}]}, token="bench-token")
+def prepare(i):
+    user = str(5511900000000 + i)
+    call("/_admin/wabas/200000000000001/consent", {"wa_id": user, "event": "opt_in"})
+    call("/_admin/phone_numbers/300000000000001/inbound", {"from": user})
 with concurrent.futures.ThreadPoolExecutor(16) as ex:
-    list(ex.map(open_window, range(users)))
+    list(ex.map(prepare, range(users)))
 PY
 echo "== openwaba serve at a fixed rate (open loop, latency from the due time)"
 cargo build --release -q -p openwaba-server --example loadgen

@@ -128,6 +128,11 @@ impl From<io::Error> for Usage {
     }
 }
 
+/// Measured (BENCHMARKS.md): under load glibc's malloc and free were ~15% of the server's
+/// CPU; mimalloc's per-thread free lists cut that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -37,7 +37,12 @@ async fn main() {
                 let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
                 tokio::time::sleep_until(due.into()).await;
                 let user = 5_511_900_000_000u64 + (i * 7) % users;
-                let body = format!(r#"{{"messaging_product":"whatsapp","to":"{user}","type":"text","text":{{"body":"Your order has shipped"}}}}"#);
+                // One in four is a template (`order_update`, made by bench/serve_load.sh).
+                let body = if i % 4 == 0 {
+                    format!(r#"{{"messaging_product":"whatsapp","to":"{user}","type":"template","template":{{"name":"order_update","language":{{"code":"en_US"}},"components":[{{"type":"body","parameters":[{{"type":"text","text":"Ana"}},{{"type":"text","text":"{i}"}}]}}]}}}}"#)
+                } else {
+                    format!(r#"{{"messaging_product":"whatsapp","to":"{user}","type":"text","text":{{"body":"Your order has shipped"}}}}"#)
+                };
                 let r = client.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body).send().await;
                 match r {
                     Ok(r) if r.status() == 200 => {

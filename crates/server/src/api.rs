@@ -136,12 +136,7 @@ async fn graph(
 ) -> Response {
     let started = std::time::Instant::now();
     st.metrics.requests.fetch_add(1, Relaxed);
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let self_url = format!("http://{host}{uri}");
-    let result = dispatch(&st, &method, uri.path(), &headers, &query, body, &self_url).await;
+    let result = dispatch(&st, &method, &uri, &headers, &query, body).await;
     st.metrics.observe_latency(started.elapsed().as_secs_f64());
     match result {
         Ok(v) => Json(v).into_response(),
@@ -156,13 +151,12 @@ async fn graph(
 async fn dispatch(
     st: &Arc<AppState>,
     method: &Method,
-    path: &str,
+    uri: &Uri,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
     body: Bytes,
-    self_url: &str,
 ) -> Result<Value, GraphError> {
-    let mut segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     if segs.first().is_some_and(|s| is_version(s)) {
         segs.remove(0);
     }
@@ -214,7 +208,15 @@ async fn dispatch(
             }
             match m {
                 Method::POST => templates::create(st, id, &body).await,
-                Method::GET => templates::list(st, id, query, fields(query).as_deref(), self_url),
+                Method::GET => {
+                    // The request's own URL, the base of the paging links.
+                    let host = headers
+                        .get(axum::http::header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("localhost");
+                    let self_url = format!("http://{host}{uri}");
+                    templates::list(st, id, query, fields(query).as_deref(), &self_url)
+                }
                 Method::DELETE => templates::delete(st, id, query).await,
                 _ => Err(GraphError::unknown_object(id, &verb)),
             }
@@ -467,7 +469,12 @@ async fn decide_and_record(
     let business_number =
         WaId::parse(&phone.number).map_err(|e| GraphError::invalid_value(e.to_string()))?;
     if let Ok(mut limits) = st.limits.lock() {
-        match limits.admit(now, &phone.id, &msg.wa_id.to_string(), phone.throughput_mps) {
+        match limits.admit(
+            now,
+            &phone.id,
+            (business_number, msg.wa_id),
+            phone.throughput_mps,
+        ) {
             Ok(()) => {}
             Err(Limited::Throughput { retry_after }) => {
                 return Err(GraphError::throughput(retry_after))

@@ -4,7 +4,7 @@
 //! - Per (number, user): one message every 6 s, with bursts of up to 45 borrowed from the
 //!   future (rules.md §10).
 
-use openwaba_engine::Instant;
+use openwaba_engine::{Instant, WaId};
 use rustc_hash::FxHashMap;
 
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +34,8 @@ pub const PAIR_BURST: f64 = 45.0;
 #[derive(Default)]
 pub struct Limits {
     numbers: FxHashMap<String, Bucket>,
-    pairs: FxHashMap<(String, String), Bucket>,
+    /// Keyed by (business number, user) as numbers: no allocation per message.
+    pairs: FxHashMap<(u64, u64), Bucket>,
 }
 
 pub enum Limited {
@@ -48,21 +49,21 @@ impl Limits {
         &mut self,
         now: Instant,
         number: &str,
-        user: &str,
+        pair: (WaId, WaId),
         mps: u32,
     ) -> Result<(), Limited> {
         let mps = f64::from(mps.max(1));
-        let nb = self.numbers.entry(number.to_owned()).or_insert(Bucket {
+        let fresh = Bucket {
             tokens: mps,
             at_ms: now.millis(),
-        });
-        let mut probe = *nb;
+        };
+        let mut probe = self.numbers.get(number).copied().unwrap_or(fresh);
         probe
             .take(now, mps, mps)
             .map_err(|retry_after| Limited::Throughput { retry_after })?;
         let pb = self
             .pairs
-            .entry((number.to_owned(), user.to_owned()))
+            .entry((pair.0.as_u64(), pair.1.as_u64()))
             .or_insert(Bucket {
                 tokens: PAIR_BURST,
                 at_ms: now.millis(),
@@ -70,8 +71,11 @@ impl Limits {
         pb.take(now, 1.0 / PAIR_INTERVAL_S, PAIR_BURST)
             .map_err(|retry_after| Limited::Pair { retry_after })?;
         // Only a message that passes both limits uses a throughput token.
-        if let Some(nb) = self.numbers.get_mut(number) {
-            *nb = probe;
+        match self.numbers.get_mut(number) {
+            Some(nb) => *nb = probe,
+            None => {
+                self.numbers.insert(number.to_owned(), probe);
+            }
         }
         Ok(())
     }
@@ -85,26 +89,28 @@ mod tests {
     fn throughput_and_pair_limits() {
         let mut l = Limits::default();
         let t = Instant::from_millis(1_000_000);
+        let b = WaId::parse("15550001111").unwrap();
+        let u = |i: u64| (b, WaId::parse(&(5511900000000 + i).to_string()).unwrap());
         for i in 0..10 {
-            assert!(l.admit(t, "n", &format!("u{i}"), 10).is_ok());
+            assert!(l.admit(t, "n", u(i), 10).is_ok());
         }
         assert!(matches!(
-            l.admit(t, "n", "u99", 10),
+            l.admit(t, "n", u(99), 10),
             Err(Limited::Throughput { .. })
         ));
         let later = Instant::from_millis(1_001_000);
-        assert!(l.admit(later, "n", "u99", 10).is_ok());
+        assert!(l.admit(later, "n", u(99), 10).is_ok());
 
         let mut l = Limits::default();
         for _ in 0..45 {
-            assert!(l.admit(t, "n", "u", 1000).is_ok());
+            assert!(l.admit(t, "n", u(0), 1000).is_ok());
         }
         assert!(matches!(
-            l.admit(t, "n", "u", 1000),
+            l.admit(t, "n", u(0), 1000),
             Err(Limited::Pair { retry_after: 6 })
         ));
         assert!(l
-            .admit(Instant::from_millis(1_006_000), "n", "u", 1000)
+            .admit(Instant::from_millis(1_006_000), "n", u(0), 1000)
             .is_ok());
     }
 }
