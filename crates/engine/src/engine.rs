@@ -144,6 +144,17 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The failure a stored error code stands for.
+    pub const fn from_code(code: u32) -> Option<Failure> {
+        match code {
+            131_047 => Some(Failure::OutsideServiceWindow),
+            131_050 => Some(Failure::MarketingOptedOut),
+            131_049 => Some(Failure::EcosystemLimit),
+            131_026 => Some(Failure::Undeliverable),
+            _ => None,
+        }
+    }
+
     pub const fn code(self) -> u32 {
         match self {
             Failure::OutsideServiceWindow => 131_047,

@@ -61,6 +61,8 @@ async fn save_app(st: &AppState, app: App) -> Result<(), GraphError> {
     if let Ok(mut r) = st.registry.write() {
         r.apps.insert(app.id.clone(), app);
     }
+    // Events waiting for a (new) callback URL go now; a new URL is verified first.
+    st.webhooks.wake();
     Ok(())
 }
 
@@ -470,14 +472,29 @@ pub async fn admin_number(st: &AppState, v: &Value) -> Result<Value, GraphError>
 
 /// `POST /_admin/apps` `{"business_id", "app_secret", "verify_token", "callback_url"}`.
 pub async fn admin_app(st: &AppState, v: &Value) -> Result<Value, GraphError> {
-    let business = existing_business(st, v)?;
-    let app = App {
-        id: s(v, "id").unwrap_or_else(ids::object_id),
-        business_id: business,
-        app_secret: s(v, "app_secret").unwrap_or_else(|| ids::secret(32)),
-        verify_token: s(v, "verify_token").unwrap_or_else(|| ids::secret(16)),
-        callback_url: s(v, "callback_url"),
-        webhook_version: s(v, "webhook_version").unwrap_or_else(|| "v23.0".into()),
+    // An existing app is updated: the fields not given keep their values.
+    let existing = s(v, "id").and_then(|id| {
+        st.registry
+            .read()
+            .ok()
+            .and_then(|r| r.apps.get(&id).cloned())
+    });
+    let app = match existing {
+        Some(old) => App {
+            app_secret: s(v, "app_secret").unwrap_or(old.app_secret),
+            verify_token: s(v, "verify_token").unwrap_or(old.verify_token),
+            callback_url: s(v, "callback_url").or(old.callback_url),
+            webhook_version: s(v, "webhook_version").unwrap_or(old.webhook_version),
+            ..old
+        },
+        None => App {
+            id: s(v, "id").unwrap_or_else(ids::object_id),
+            business_id: existing_business(st, v)?,
+            app_secret: s(v, "app_secret").unwrap_or_else(|| ids::secret(32)),
+            verify_token: s(v, "verify_token").unwrap_or_else(|| ids::secret(16)),
+            callback_url: s(v, "callback_url"),
+            webhook_version: s(v, "webhook_version").unwrap_or_else(|| "v23.0".into()),
+        },
     };
     save_app(st, app.clone()).await?;
     Ok(json!({"id": app.id, "app_secret": app.app_secret, "verify_token": app.verify_token}))

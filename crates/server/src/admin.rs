@@ -77,3 +77,131 @@ pub async fn clock_move(
         }
     }
 }
+
+fn webhook_json(r: &openwaba_store::WebhookRecord) -> Value {
+    let attempts: Value = serde_json::from_str(&r.attempts).unwrap_or_else(|_| json!([]));
+    json!({
+        "id": r.seq,
+        "app_id": r.app_id,
+        "ordering_key": r.ordering_key,
+        "field": r.field,
+        "state": r.state,
+        "created_at": Instant::from_millis(r.created_at).to_string(),
+        "next_attempt_at": (r.state == "pending").then(|| Instant::from_millis(r.next_attempt_at).to_string()),
+        "delivered_at": r.delivered_at.map(|t| Instant::from_millis(t).to_string()),
+        "attempts": attempts,
+        "payload": serde_json::from_str::<Value>(&r.payload).unwrap_or(Value::Null),
+    })
+}
+
+fn store_error(e: openwaba_store::StoreError) -> Response {
+    error_response(&GraphError::engine(
+        131_000,
+        "Something went wrong",
+        &e.to_string(),
+        500,
+    ))
+}
+
+/// `GET /_admin/webhooks?state=pending|delivered|dead&before=ID&limit=N`: webhook events,
+/// newest first, with their attempts (time, HTTP status, latency, error). `paging.before`
+/// continues the list.
+pub async fn webhooks_list(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !admin_authorized(&st, &headers) {
+        return error_response(&GraphError::invalid_token());
+    }
+    let state = q.get("state").map(String::as_str);
+    if let Some(s) = state {
+        if !matches!(s, "pending" | "delivered" | "dead") {
+            return error_response(&GraphError::invalid_value(format!(
+                "state: `{s}` is not pending, delivered or dead"
+            )));
+        }
+    }
+    let before = match q.get("before").map(|b| b.parse::<i64>()) {
+        None => None,
+        Some(Ok(b)) => Some(b),
+        Some(Err(_)) => return error_response(&GraphError::invalid_value("before: a webhook id")),
+    };
+    let limit = match q.get("limit").map(|l| l.parse::<u32>()) {
+        None => 50,
+        Some(Ok(l)) if (1..=1000).contains(&l) => l,
+        Some(_) => return error_response(&GraphError::invalid_value("limit: 1 to 1000")),
+    };
+    match st.store.webhooks(state, before, limit) {
+        Ok(rows) => {
+            let data: Vec<Value> = rows.iter().map(webhook_json).collect();
+            let mut body = json!({"data": data, "backlog": st.webhooks.backlog()});
+            if rows.len() == limit as usize {
+                if let Some(last) = rows.last() {
+                    body["paging"] = json!({"before": last.seq});
+                }
+            }
+            Json(body).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+fn seq_param(seq: &str) -> Result<i64, GraphError> {
+    seq.parse::<i64>()
+        .map_err(|_| GraphError::invalid_value(format!("`{seq}` is not a webhook id")))
+}
+
+/// `GET /_admin/webhooks/{id}`.
+pub async fn webhook_get(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(seq): axum::extract::Path<String>,
+) -> Response {
+    if !admin_authorized(&st, &headers) {
+        return error_response(&GraphError::invalid_token());
+    }
+    let seq = match seq_param(&seq) {
+        Ok(s) => s,
+        Err(e) => return error_response(&e),
+    };
+    match st.store.webhook(seq) {
+        Ok(Some(r)) => Json(webhook_json(&r)).into_response(),
+        Ok(None) => error_response(&GraphError::unknown_object(&seq.to_string(), "get")),
+        Err(e) => store_error(e),
+    }
+}
+
+/// `POST /_admin/webhooks/{id}/redeliver`: posts the event again (delivered or dead alike),
+/// after the events already waiting for the same user.
+pub async fn webhook_redeliver(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(seq): axum::extract::Path<String>,
+) -> Response {
+    if !admin_authorized(&st, &headers) {
+        return error_response(&GraphError::invalid_token());
+    }
+    let seq = match seq_param(&seq) {
+        Ok(s) => s,
+        Err(e) => return error_response(&e),
+    };
+    let r = match st.store.webhook(seq) {
+        Ok(Some(r)) => r,
+        Ok(None) => return error_response(&GraphError::unknown_object(&seq.to_string(), "post")),
+        Err(e) => return store_error(e),
+    };
+    let now = st.clock.now().millis();
+    let write = openwaba_store::Write::WebhookAttempt {
+        seq,
+        state: "pending".into(),
+        next_attempt_at: now,
+        attempts: r.attempts.clone(),
+        delivered_at: None,
+    };
+    if let Err(e) = st.store.commit(vec![write]).await {
+        return store_error(e);
+    }
+    st.webhooks.redeliver(r, now);
+    Json(json!({"success": true})).into_response()
+}

@@ -14,6 +14,7 @@ use crate::limits::Limited;
 use crate::send_body::{parse_send_body, MessageKind, OutboundMessage, SendBody};
 use crate::template_json::send_components_from_json;
 use crate::templates;
+use crate::webhooks::payload::StatusKind;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -37,6 +38,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_admin/wabas/{waba}/consent", post(admin_consent))
         .route("/_admin/phone_numbers/{phone}/inbound", post(admin_inbound))
         .route("/_admin/templates/{id}/status", post(admin_template_status))
+        .route("/_sim/messages", post(crate::sim::send))
+        .route("/_sim/messages/{id}/{receipt}", post(crate::sim::receipt))
+        .route(
+            "/_sim/users/{wa_id}",
+            get(crate::sim::get_user).post(crate::sim::set_user),
+        )
+        .route("/_sim/users/{wa_id}/marketing", post(crate::sim::marketing))
+        .route("/_admin/webhooks", get(crate::admin::webhooks_list))
+        .route("/_admin/webhooks/{seq}", get(crate::admin::webhook_get))
+        .route(
+            "/_admin/webhooks/{seq}/redeliver",
+            post(crate::admin::webhook_redeliver),
+        )
         .route(
             "/_admin/clock",
             get(crate::admin::clock_get).post(crate::admin::clock_move),
@@ -493,18 +507,18 @@ async fn decide_and_record(
     }
     .ok_or_else(|| GraphError::unknown_object(&phone.id, "post"))?;
     let wa_id = msg.wa_id.to_string();
-    let (id, commit) = {
+    // The simulated phone decides whether the message can reach it.
+    let delivery = if st.sim.reachable(&wa_id) {
+        openwaba_engine::Delivery::Delivered
+    } else {
+        openwaba_engine::Delivery::Undeliverable
+    };
+    let (id, commit, prepared, accepted) = {
         let mut engine = engine
             .lock()
             .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
         let outcome = engine
-            .send(
-                now,
-                business_number,
-                msg.wa_id,
-                outbound,
-                openwaba_engine::Delivery::Delivered,
-            )
+            .send(now, business_number, msg.wa_id, outbound, delivery)
             .map_err(|e| GraphError::invalid_parameter(e.to_string()))?;
         let (status, error_code) = match outcome.status {
             SendStatus::Delivered => ("delivered", None),
@@ -547,16 +561,29 @@ async fn decide_and_record(
                 .and_then(|p| p.charge)
                 .map(|c| c.to_string()),
             created_at: now.millis(),
+            receipt: (status == "delivered").then(|| "sent".to_owned()),
         };
-        if status == "delivered" {
+        let kind = if status == "delivered" {
             st.metrics.sent_delivered.fetch_add(1, Relaxed);
+            StatusKind::Sent
         } else {
             st.metrics.sent_failed.fetch_add(1, Relaxed);
-        }
+            StatusKind::Failed
+        };
+        // The `sent` (or `failed`) webhook is written with the message.
+        let mut prepared = crate::statuses::prepare(st, &record, kind, true, now);
+        let mut writes = std::mem::take(&mut prepared.writes);
+        let accepted = (kind == StatusKind::Sent).then(|| Arc::new(record.clone()));
+        writes.push(Write::Message(Box::new(record)));
         // Enqueued under the WABA's lock, so the store keeps the engine's order.
-        (id, st.store.commit(vec![Write::Message(Box::new(record))]))
+        (id, st.store.commit(writes), prepared, accepted)
     };
-    commit.await.map_err(|e| {
+    let stored = commit.await;
+    prepared.committed(st, stored.is_ok());
+    if let (Ok(()), Some(m)) = (&stored, accepted) {
+        crate::statuses::schedule_receipts(st, m);
+    }
+    stored.map_err(|e| {
         tracing::error!(error = %e, "a message could not be stored");
         GraphError::engine(
             131_000,

@@ -48,6 +48,10 @@ pub struct AppState {
     pub scheduler: crate::scheduler::Scheduler,
     /// How long template review takes.
     pub template_review_delay_ms: i64,
+    /// Webhook delivery (see [`crate::webhooks`]).
+    pub webhooks: crate::webhooks::Webhooks,
+    /// The simulated customers (see [`crate::sim`]).
+    pub sim: crate::sim::Sim,
     pub admin_token: String,
     /// The data directory (database, media, profiles).
     pub data_dir: std::path::PathBuf,
@@ -388,6 +392,9 @@ pub async fn build(config: &Config) -> Result<(Arc<AppState>, Option<Credentials
     }
     rebuild(&engines, store.as_ref())?;
     let last_seq = store.last_message_seq()?;
+    let last_webhook_seq = store.last_webhook_seq()?;
+    let sim = crate::sim::Sim::default();
+    sim.load(store.sim_users()?);
     let mut templates = FxHashMap::default();
     for record in store.templates()? {
         let id = record.id.clone();
@@ -408,6 +415,16 @@ pub async fn build(config: &Config) -> Result<(Arc<AppState>, Option<Credentials
         clock,
         scheduler: crate::scheduler::Scheduler::default(),
         template_review_delay_ms: config.template_review_delay.millis(),
+        webhooks: crate::webhooks::Webhooks::new(
+            crate::webhooks::WebhookSettings {
+                retry_horizon_ms: config.webhook_retry_horizon.millis(),
+                concurrency: config.webhook_concurrency.max(1),
+                timeout: config.webhook_timeout.0,
+                duplicates: config.webhook_duplicates,
+            },
+            last_webhook_seq,
+        ),
+        sim,
         admin_token,
         data_dir: config.data_dir.clone(),
         public_url: std::sync::OnceLock::new(),
@@ -440,6 +457,9 @@ impl Running {
 pub async fn start(config: &Config) -> Result<Running, StartError> {
     let (state, credentials) = build(config).await?;
     crate::templates::schedule_pending_reviews(&state);
+    crate::statuses::reschedule(&state);
+    state.webhooks.load(state.store.pending_webhooks()?);
+    crate::webhooks::start(&state);
     tokio::spawn(crate::scheduler::run(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

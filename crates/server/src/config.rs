@@ -39,6 +39,23 @@ pub struct Config {
     /// How long a webhook is retried before it is dead-lettered (Meta: 7 days).
     #[serde(default = "default_retry_horizon")]
     pub webhook_retry_horizon: DurationSetting,
+    /// Concurrent webhook POSTs per endpoint.
+    #[serde(default = "default_webhook_concurrency")]
+    pub webhook_concurrency: usize,
+    /// How long a webhook POST may take before it counts as failed.
+    #[serde(default = "default_webhook_timeout")]
+    pub webhook_timeout: DurationSetting,
+    /// Post every delivered webhook twice (to test a client's deduplication).
+    #[serde(default)]
+    pub webhook_duplicates: bool,
+}
+
+fn default_webhook_concurrency() -> usize {
+    16
+}
+
+fn default_webhook_timeout() -> DurationSetting {
+    DurationSetting(std::time::Duration::from_secs(10))
 }
 
 fn default_clock() -> ClockMode {
@@ -177,6 +194,9 @@ impl Default for Config {
             clock_start: None,
             template_review_delay: DurationSetting::default(),
             webhook_retry_horizon: default_retry_horizon(),
+            webhook_concurrency: default_webhook_concurrency(),
+            webhook_timeout: default_webhook_timeout(),
+            webhook_duplicates: false,
         }
     }
 }
@@ -227,7 +247,8 @@ impl Config {
     /// `OPENWABA_THROUGHPUT_MPS`, `OPENWABA_APP_ID`, `OPENWABA_APP_SECRET`,
     /// `OPENWABA_VERIFY_TOKEN`, `OPENWABA_WEBHOOK_URL`, `OPENWABA_CLOCK`,
     /// `OPENWABA_CLOCK_START`, `OPENWABA_TEMPLATE_REVIEW_DELAY`,
-    /// `OPENWABA_WEBHOOK_RETRY_HORIZON`.
+    /// `OPENWABA_WEBHOOK_RETRY_HORIZON`, `OPENWABA_WEBHOOK_CONCURRENCY`,
+    /// `OPENWABA_WEBHOOK_TIMEOUT`, `OPENWABA_WEBHOOK_DUPLICATES`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let bad = |name: &str, what: String| ConfigError::Env {
             name: name.to_owned(),
@@ -266,6 +287,20 @@ impl Config {
             self.template_review_delay = v
                 .parse()
                 .map_err(|e| bad("OPENWABA_TEMPLATE_REVIEW_DELAY", e))?;
+        }
+        if let Some(v) = get("OPENWABA_WEBHOOK_DUPLICATES") {
+            self.webhook_duplicates = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = get("OPENWABA_WEBHOOK_TIMEOUT") {
+            self.webhook_timeout = v.parse().map_err(|e| bad("OPENWABA_WEBHOOK_TIMEOUT", e))?;
+        }
+        if let Some(v) = get("OPENWABA_WEBHOOK_CONCURRENCY") {
+            self.webhook_concurrency = v.parse().map_err(|_| {
+                bad(
+                    "OPENWABA_WEBHOOK_CONCURRENCY",
+                    format!("`{v}` is not a whole number"),
+                )
+            })?;
         }
         if let Some(v) = get("OPENWABA_WEBHOOK_RETRY_HORIZON") {
             self.webhook_retry_horizon = v

@@ -18,5 +18,8 @@ pub mod metrics;
 pub mod registry;
 pub mod scheduler;
 pub mod send_body;
+pub mod sim;
+pub mod statuses;
 pub mod template_json;
 pub mod templates;
+pub mod webhooks;

@@ -228,6 +228,22 @@ fn number_matches(m: &MediaRecord, query: &HashMap<String, String>) -> bool {
         .is_none_or(|p| *p == m.phone_number_id)
 }
 
+/// A signed download URL of the media, valid for five minutes of the server's clock.
+///
+/// The base is the server's own address (or the configured public URL), never the request's
+/// Host unless nothing else is known: clients that rewrite graph.facebook.com keep that Host,
+/// and a URL built from it would send the download to Meta.
+pub fn download_url(st: &AppState, m: &MediaRecord, host: Option<&str>) -> String {
+    let base = st
+        .public_url
+        .get()
+        .cloned()
+        .unwrap_or_else(|| format!("http://{}", host.unwrap_or("localhost")));
+    let exp = now_secs(st) + URL_TTL_SECS;
+    let sig = sign(&st.media_secret, &m.id, exp);
+    format!("{base}/_media/{}?exp={exp}&sig={sig}", m.id)
+}
+
 /// `GET /{media-id}`.
 pub fn get(
     st: &AppState,
@@ -238,21 +254,9 @@ pub fn get(
     if !number_matches(m, query) {
         return Err(GraphError::unknown_object(&m.id, "get"));
     }
-    // The server's own address (or the configured public URL), never the request's Host:
-    // clients that rewrite graph.facebook.com keep that Host, and a URL built from it would
-    // send the download to Meta.
-    let base = st.public_url.get().cloned().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
-    let exp = now_secs(st) + URL_TTL_SECS;
-    let sig = sign(&st.media_secret, &m.id, exp);
     Ok(json!({
         "messaging_product": "whatsapp",
-        "url": format!("{base}/_media/{}?exp={exp}&sig={sig}", m.id),
+        "url": download_url(st, m, headers.get(header::HOST).and_then(|h| h.to_str().ok())),
         "mime_type": m.mime_type,
         "sha256": m.sha256,
         "file_size": m.file_size.to_string(),
@@ -383,10 +387,23 @@ pub async fn upload(
         .or_else(|| part_type.as_deref().map(essence))
         .unwrap_or_default();
     check_type_and_size(&mime, &bytes)?;
+    let record = store_bytes(st, &phone, mime, &bytes, filename).await?;
+    Ok(json!({ "id": record.id }))
+}
+
+/// Keeps `bytes` as a media of the number: the file under the data directory, then its
+/// record. The simulated phone's media go through here too.
+pub async fn store_bytes(
+    st: &AppState,
+    phone: &openwaba_store::PhoneNumber,
+    mime: String,
+    bytes: &[u8],
+    filename: Option<String>,
+) -> Result<MediaRecord, GraphError> {
     let id = ids::object_id();
-    let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes));
     let dir = st.data_dir.join("media");
-    let path = write_file(&dir, &id, &bytes).await.map_err(|e| {
+    let path = write_file(&dir, &id, bytes).await.map_err(|e| {
         tracing::error!(error = %e, "an uploaded file could not be written");
         internal("The file could not be stored.")
     })?;
@@ -401,12 +418,16 @@ pub async fn upload(
         path: format!("media/{id}"),
         created_at: st.clock.now().millis(),
     };
-    if let Err(e) = st.store.commit(vec![Write::Media(Box::new(record))]).await {
+    if let Err(e) = st
+        .store
+        .commit(vec![Write::Media(Box::new(record.clone()))])
+        .await
+    {
         tracing::error!(error = %e, "a media record could not be stored");
         let _ = tokio::fs::remove_file(&path).await;
         return Err(internal("The media could not be stored."));
     }
-    Ok(json!({ "id": id }))
+    Ok(record)
 }
 
 /// Whether a media id used in a send (`image: {"id": …}`) names an existing media of the

@@ -19,19 +19,68 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; 12],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
+    /// Webhook POSTs answered 200, and the others (errors, timeouts, refusals).
+    pub webhooks_delivered: AtomicU64,
+    pub webhooks_failed_attempts: AtomicU64,
+    pub webhooks_dead: AtomicU64,
+    /// From an event's creation to its delivery, on the server's clock.
+    lag_buckets: [AtomicU64; 12],
+    lag_count: AtomicU64,
+    lag_sum_ms: AtomicU64,
+}
+
+/// Cumulative histogram buckets of `ms`.
+fn observe(buckets: &[AtomicU64; 12], ms: f64) {
+    for (i, b) in BUCKETS_MS.iter().enumerate() {
+        if ms <= *b {
+            buckets[i].fetch_add(1, Relaxed);
+        }
+    }
+}
+
+fn render_histogram(
+    s: &mut String,
+    name: &str,
+    help: &str,
+    buckets: &[AtomicU64; 12],
+    count: u64,
+    sum_s: f64,
+) {
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (i, b) in BUCKETS_MS.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{name}_bucket{{le=\"{}\"}} {}",
+            b / 1000.0,
+            buckets[i].load(Relaxed)
+        );
+    }
+    let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(s, "{name}_sum {sum_s}");
+    let _ = writeln!(s, "{name}_count {count}");
 }
 
 impl Metrics {
     pub fn observe_latency(&self, seconds: f64) {
-        let ms = seconds * 1000.0;
-        for (i, b) in BUCKETS_MS.iter().enumerate() {
-            if ms <= *b {
-                self.latency_buckets[i].fetch_add(1, Relaxed);
-            }
-        }
+        observe(&self.latency_buckets, seconds * 1000.0);
         self.latency_count.fetch_add(1, Relaxed);
         self.latency_sum_us
             .fetch_add((seconds * 1e6) as u64, Relaxed);
+    }
+
+    pub fn observe_webhook(&self, ok: bool, _latency_ms: u64) {
+        if ok {
+            self.webhooks_delivered.fetch_add(1, Relaxed);
+        } else {
+            self.webhooks_failed_attempts.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn observe_webhook_lag(&self, ms: i64) {
+        let ms = ms.max(0);
+        observe(&self.lag_buckets, ms as f64);
+        self.lag_count.fetch_add(1, Relaxed);
+        self.lag_sum_ms.fetch_add(ms as u64, Relaxed);
     }
 
     pub fn render(&self) -> String {
@@ -50,26 +99,34 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
-        let _ = writeln!(s, "# HELP openwaba_request_duration_seconds Graph API request latency.\n# TYPE openwaba_request_duration_seconds histogram");
-        for (i, b) in BUCKETS_MS.iter().enumerate() {
+        render_histogram(
+            &mut s,
+            "openwaba_request_duration_seconds",
+            "Graph API request latency.",
+            &self.latency_buckets,
+            self.latency_count.load(Relaxed),
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6,
+        );
+        let _ = writeln!(s, "# HELP openwaba_webhook_attempts_total Webhook POSTs, by result.\n# TYPE openwaba_webhook_attempts_total counter");
+        for (r, v) in [
+            ("delivered", &self.webhooks_delivered),
+            ("failed", &self.webhooks_failed_attempts),
+        ] {
             let _ = writeln!(
                 s,
-                "openwaba_request_duration_seconds_bucket{{le=\"{}\"}} {}",
-                b / 1000.0,
-                self.latency_buckets[i].load(Relaxed)
+                "openwaba_webhook_attempts_total{{result=\"{r}\"}} {}",
+                v.load(Relaxed)
             );
         }
-        let count = self.latency_count.load(Relaxed);
-        let _ = writeln!(
-            s,
-            "openwaba_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        let _ = writeln!(s, "# HELP openwaba_webhooks_dead_total Webhook events dead-lettered.\n# TYPE openwaba_webhooks_dead_total counter\nopenwaba_webhooks_dead_total {}", self.webhooks_dead.load(Relaxed));
+        render_histogram(
+            &mut s,
+            "openwaba_webhook_delivery_lag_seconds",
+            "From a webhook event's cause to its delivery (HTTP 200).",
+            &self.lag_buckets,
+            self.lag_count.load(Relaxed),
+            self.lag_sum_ms.load(Relaxed) as f64 / 1e3,
         );
-        let _ = writeln!(
-            s,
-            "openwaba_request_duration_seconds_sum {}",
-            self.latency_sum_us.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(s, "openwaba_request_duration_seconds_count {count}");
         s
     }
 }

@@ -23,6 +23,8 @@ use tokio::sync::Notify;
 pub enum Task {
     /// A template's review completes.
     TemplateReview { template_id: String },
+    /// The simulated phone reports a message delivered or read.
+    Receipt(crate::statuses::Receipt),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,6 +119,8 @@ pub async fn advance_to(st: &Arc<AppState>, target: Instant) -> Result<usize, Cl
     st.clock.move_to(target)?;
     crate::app::save_clock(st).await;
     st.scheduler.wake.notify_one();
+    // Webhook retries that fell due are attempted now.
+    st.webhooks.wake();
     Ok(ran)
 }
 
@@ -125,5 +129,6 @@ async fn execute(st: &Arc<AppState>, task: Task) {
         Task::TemplateReview { template_id } => {
             crate::templates::complete_review(st, &template_id).await
         }
+        Task::Receipt(r) => crate::statuses::receipt_due(st, r).await,
     }
 }

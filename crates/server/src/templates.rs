@@ -215,11 +215,47 @@ fn review_date(st: &AppState, waba_id: &str) -> chrono::NaiveDate {
     zone.local_date(st.clock.now())
 }
 
+/// Stores a template. When its status changed (or it is new), the
+/// `message_template_status_update` webhook is written in the same transaction.
 async fn save(st: &AppState, entry: TemplateEntry) -> Result<(), GraphError> {
-    st.store
-        .commit(vec![Write::Template(Box::new(entry.record.clone()))])
-        .await
-        .map_err(|e| GraphError::engine(131_000, "Something went wrong", &e.to_string(), 500))?;
+    let previous = st
+        .templates
+        .read()
+        .ok()
+        .and_then(|t| t.get(&entry.record.id).map(|e| e.record.status.clone()));
+    let mut prepared = if previous.as_deref() != Some(entry.record.status.as_str()) {
+        let r = &entry.record;
+        let value = crate::webhooks::payload::template_status_value(
+            &r.id,
+            &r.name,
+            &r.language,
+            &r.category,
+            &r.status,
+            r.rejected_reason.as_deref(),
+        );
+        let now = st.clock.now().millis();
+        let envelope = crate::webhooks::payload::envelope(
+            &r.waba_id,
+            "message_template_status_update",
+            value,
+            Some(now.div_euclid(1000)),
+        );
+        st.webhooks.prepare(
+            st,
+            &r.waba_id,
+            &format!("templates|{}", r.waba_id),
+            "message_template_status_update",
+            &envelope,
+            now,
+        )
+    } else {
+        crate::webhooks::Prepared::none()
+    };
+    let mut writes = std::mem::take(&mut prepared.writes);
+    writes.push(Write::Template(Box::new(entry.record.clone())));
+    let stored = st.store.commit(writes).await;
+    prepared.committed(st, stored.is_ok());
+    stored.map_err(|e| GraphError::engine(131_000, "Something went wrong", &e.to_string(), 500))?;
     if let Ok(mut t) = st.templates.write() {
         t.insert(entry.record.id.clone(), entry);
     }

@@ -53,6 +53,21 @@ pub trait Store: Send + Sync + 'static {
     /// One stored message by its sequence number, if its id is `id` (the caller decodes
     /// `seq` from the wamid; the id check refuses a forged or mistyped one).
     fn message(&self, seq: i64, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    /// Webhook events not yet delivered nor dead, in order.
+    fn pending_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// Webhook events, newest first, optionally of one state and before a `seq`.
+    fn webhooks(
+        &self,
+        state: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookRecord>, StoreError>;
+    fn webhook(&self, seq: i64) -> Result<Option<WebhookRecord>, StoreError>;
+    fn last_webhook_seq(&self) -> Result<i64, StoreError>;
+    /// Messages whose delivered or read receipt has not been reported yet.
+    fn awaiting_receipts(&self) -> Result<Vec<MessageRecord>, StoreError>;
+    /// Simulated users' behaviour: (wa_id, settings JSON).
+    fn sim_users(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// A server setting kept across restarts (such as the virtual clock's offset).
     fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// The highest message sequence number stored (0 when none), to continue from at start.

@@ -95,6 +95,30 @@ pub struct MessageRecord {
     /// Exact decimal, in the WABA's currency.
     pub charge: Option<String>,
     pub created_at: i64,
+    /// The last receipt reported by webhook: sent | delivered | read (none when failed).
+    pub receipt: Option<String>,
+}
+
+/// One webhook event for one app, in the outbox until the app's endpoint answers 200.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    /// Order of creation; the inspector's id.
+    pub seq: i64,
+    pub app_id: String,
+    /// Events with the same key are delivered in `seq` order, one at a time (a user's events
+    /// per number).
+    pub ordering_key: String,
+    /// `messages`, `message_template_status_update`, `user_preferences`, …
+    pub field: String,
+    /// The exact body that is signed and posted (ASCII-only JSON).
+    pub payload: String,
+    pub created_at: i64,
+    pub next_attempt_at: i64,
+    /// pending | delivered | dead
+    pub state: String,
+    /// JSON array of `{at, status, latency_ms, error}`.
+    pub attempts: String,
+    pub delivered_at: Option<i64>,
 }
 
 /// What a user did that the engine must remember: consent changes (per WABA) and inbound
@@ -163,6 +187,26 @@ pub enum Write {
     Media(Box<MediaRecord>),
     DeleteMedia {
         id: String,
+    },
+    /// A webhook event enters the outbox.
+    Webhook(Box<WebhookRecord>),
+    /// A delivery attempt's outcome.
+    WebhookAttempt {
+        seq: i64,
+        state: String,
+        next_attempt_at: i64,
+        attempts: String,
+        delivered_at: Option<i64>,
+    },
+    /// A message's latest receipt (sent, delivered, read).
+    Receipt {
+        seq: i64,
+        receipt: String,
+    },
+    /// A simulated user's behaviour (JSON).
+    SimUser {
+        wa_id: String,
+        settings: String,
     },
     /// A server setting (see `Store::setting`).
     Setting {

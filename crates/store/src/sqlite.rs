@@ -56,6 +56,17 @@ ALTER TABLE messages_v4 RENAME TO messages;
     r#"
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#,
+    // Webhooks: the outbox is written in the transaction of the change that causes it. Only
+    // pending rows are indexed (a partial index), so the index stays as small as the backlog.
+    r#"
+CREATE TABLE webhook_outbox (seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL,
+    ordering_key TEXT NOT NULL, field TEXT NOT NULL, payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, state TEXT NOT NULL,
+    attempts TEXT NOT NULL, delivered_at INTEGER);
+CREATE INDEX webhook_outbox_pending ON webhook_outbox (seq) WHERE state = 'pending';
+ALTER TABLE messages ADD COLUMN receipt TEXT;
+CREATE TABLE sim_users (wa_id TEXT PRIMARY KEY, settings TEXT NOT NULL);
+"#,
 ];
 
 /// The most writes one transaction takes before it commits and starts another.
@@ -225,8 +236,8 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             .execute(params![t.token, t.business_id])?;
         }
         Write::Message(m) => {
-            tx.prepare_cached("INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)")?
-                .execute(params![m.seq, m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at])?;
+            tx.prepare_cached("INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?
+                .execute(params![m.seq, m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at, m.receipt])?;
         }
         Write::Template(t) => {
             tx.prepare_cached(
@@ -248,6 +259,30 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             tx.prepare_cached("DELETE FROM media WHERE id = ?1")?
                 .execute([id])?;
         }
+        Write::Webhook(o) => {
+            tx.prepare_cached("INSERT INTO webhook_outbox (seq, app_id, ordering_key, field, payload, created_at, next_attempt_at, state, attempts, delivered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
+                .execute(params![o.seq, o.app_id, o.ordering_key, o.field, o.payload, o.created_at, o.next_attempt_at, o.state, o.attempts, o.delivered_at])?;
+        }
+        Write::WebhookAttempt {
+            seq,
+            state,
+            next_attempt_at,
+            attempts,
+            delivered_at,
+        } => {
+            tx.prepare_cached("UPDATE webhook_outbox SET state = ?2, next_attempt_at = ?3, attempts = ?4, delivered_at = ?5 WHERE seq = ?1")?
+                .execute(params![seq, state, next_attempt_at, attempts, delivered_at])?;
+        }
+        Write::Receipt { seq, receipt } => {
+            tx.prepare_cached("UPDATE messages SET receipt = ?2 WHERE seq = ?1")?
+                .execute(params![seq, receipt])?;
+        }
+        Write::SimUser { wa_id, settings } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO sim_users (wa_id, settings) VALUES (?1, ?2)",
+            )?
+            .execute(params![wa_id, settings])?;
+        }
         Write::Setting { key, value } => {
             tx.prepare_cached("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)")?
                 .execute(params![key, value])?;
@@ -262,7 +297,24 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
     Ok(())
 }
 
-const MESSAGE_COLUMNS: &str = "seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at";
+const MESSAGE_COLUMNS: &str = "seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt";
+
+const WEBHOOK_COLUMNS: &str = "seq, app_id, ordering_key, field, payload, created_at, next_attempt_at, state, attempts, delivered_at";
+
+fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
+    Ok(WebhookRecord {
+        seq: r.get(0)?,
+        app_id: r.get(1)?,
+        ordering_key: r.get(2)?,
+        field: r.get(3)?,
+        payload: r.get(4)?,
+        created_at: r.get(5)?,
+        next_attempt_at: r.get(6)?,
+        state: r.get(7)?,
+        attempts: r.get(8)?,
+        delivered_at: r.get(9)?,
+    })
+}
 
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
     Ok(MessageRecord {
@@ -286,6 +338,7 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
         pricing: r.get(17)?,
         charge: r.get(18)?,
         created_at: r.get(19)?,
+        receipt: r.get(20)?,
     })
 }
 
@@ -423,6 +476,77 @@ impl Store for SqliteStore {
         })
     }
 
+    fn pending_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhook_outbox WHERE state = 'pending' ORDER BY seq"
+            ))?;
+            let v = s.query_map([], webhook_row)?.collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    fn webhooks(
+        &self,
+        state: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(&format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhook_outbox WHERE (?1 IS NULL OR state = ?1) AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+            ))?;
+            let v = s
+                .query_map(
+                    params![state, before.unwrap_or(i64::MAX), limit],
+                    webhook_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    fn webhook(&self, seq: i64) -> Result<Option<WebhookRecord>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {WEBHOOK_COLUMNS} FROM webhook_outbox WHERE seq = ?1"),
+                [seq],
+                webhook_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn last_webhook_seq(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM webhook_outbox",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    fn awaiting_receipts(&self) -> Result<Vec<MessageRecord>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE receipt IN ('sent', 'delivered') ORDER BY seq"
+            ))?;
+            let v = s.query_map([], message_row)?.collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    fn sim_users(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare("SELECT wa_id, settings FROM sim_users")?;
+            let v = s
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
     fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.read(|c| {
             Ok(
@@ -494,6 +618,7 @@ mod tests {
             pricing: None,
             charge: Some("0.0300".into()),
             created_at: at,
+            receipt: None,
         }
     }
 

@@ -1,0 +1,213 @@
+//! A sent message's life as its status webhooks tell it: `sent` (or `failed`) when the API
+//! accepts it, then `delivered` and `read` as the simulated phone reports them.
+//!
+//! The `sent`/`failed` event is written with the message itself. Receipts are timers of the
+//! scheduler, at the delays of the recipient's behaviour ([`crate::sim::Receipts`]); each
+//! writes its event with the message's new receipt state, so after a restart the receipts
+//! still owed are scheduled again from the store.
+
+use crate::app::AppState;
+use crate::scheduler::Task;
+use crate::sim::Receipts;
+use crate::webhooks::payload::{self, StatusKind};
+use crate::webhooks::Prepared;
+use openwaba_engine::Instant;
+use openwaba_store::{MessageRecord, Write};
+use std::sync::Arc;
+
+/// A receipt the simulated phone owes.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    pub message: Arc<MessageRecord>,
+    pub kind: StatusKind,
+}
+
+impl PartialEq for Receipt {
+    fn eq(&self, o: &Self) -> bool {
+        self.message.seq == o.message.seq && self.kind == o.kind
+    }
+}
+impl Eq for Receipt {}
+impl PartialOrd for Receipt {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Receipt {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.message.seq, self.kind).cmp(&(o.message.seq, o.kind))
+    }
+}
+
+fn webhook_major(st: &AppState, waba_id: &str) -> u32 {
+    st.registry
+        .read()
+        .ok()
+        .and_then(|r| {
+            let b = r.waba_business(waba_id)?.to_owned();
+            r.apps
+                .values()
+                .filter(|a| a.business_id == b)
+                .map(|a| payload::major_version(&a.webhook_version))
+                .min()
+        })
+        .unwrap_or(23)
+}
+
+fn metadata_of(m: &MessageRecord) -> serde_json::Value {
+    payload::metadata(&m.business, &m.phone_number_id)
+}
+
+/// The ordering key of a user's events on a number.
+pub fn ordering_key(phone_number_id: &str, wa_id: &str) -> String {
+    format!("{phone_number_id}|{wa_id}")
+}
+
+/// The status event of a message for `kind`, prepared for the message's transaction.
+pub fn prepare(
+    st: &AppState,
+    m: &MessageRecord,
+    kind: StatusKind,
+    with_pricing: bool,
+    at: Instant,
+) -> Prepared {
+    let status = payload::status_object(
+        m,
+        kind,
+        at.millis(),
+        with_pricing,
+        webhook_major(st, &m.waba_id),
+    );
+    let env = payload::envelope(
+        &m.waba_id,
+        "messages",
+        payload::status_value(metadata_of(m), status),
+        None,
+    );
+    st.webhooks.prepare(
+        st,
+        &m.waba_id,
+        &ordering_key(&m.phone_number_id, &m.wa_id),
+        "messages",
+        &env,
+        at.millis(),
+    )
+}
+
+/// After an accepted message committed: its receipts, as its recipient behaves.
+pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
+    if m.receipt.as_deref() != Some("sent") && m.receipt.as_deref() != Some("delivered") {
+        return;
+    }
+    let behaviour = st.sim.receipts(&m.wa_id);
+    let base = m.created_at;
+    let delivered = m.receipt.as_deref() == Some("delivered");
+    let (d, r) = match behaviour {
+        Receipts::Manual => return,
+        Receipts::Auto {
+            delivered_after_ms,
+            read_after_ms,
+        } => (delivered_after_ms, Some(read_after_ms)),
+        Receipts::NeverRead { delivered_after_ms } => (delivered_after_ms, None),
+    };
+    if !delivered {
+        st.scheduler.at(
+            Instant::from_millis(base + d),
+            Task::Receipt(Receipt {
+                message: m.clone(),
+                kind: StatusKind::Delivered,
+            }),
+        );
+    }
+    if let Some(r) = r {
+        st.scheduler.at(
+            Instant::from_millis(base + d + r),
+            Task::Receipt(Receipt {
+                message: m,
+                kind: StatusKind::Read,
+            }),
+        );
+    }
+}
+
+/// Reports a receipt now: the status event and the message's receipt state in one
+/// transaction. A receipt that is not news (read already reported, delivered after read) is
+/// dropped. Returns whether it was reported.
+pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> bool {
+    let now = st.clock.now();
+    let (prepared, write) = {
+        // Under the WABA's lock, like the send that made the message: one order per user.
+        let engine = st
+            .engines
+            .read()
+            .ok()
+            .and_then(|e| e.get(&m.waba_id).cloned());
+        let Some(engine) = engine else {
+            return false;
+        };
+        let Ok(_guard) = engine.lock() else {
+            return false;
+        };
+        let Ok(mut receipts) = st.sim.receipt_state.lock() else {
+            return false;
+        };
+        let current = receipts
+            .get(&m.seq)
+            .copied()
+            .or(match m.receipt.as_deref() {
+                Some("sent") => Some(StatusKind::Sent),
+                Some("delivered") => Some(StatusKind::Delivered),
+                Some("read") => Some(StatusKind::Read),
+                _ => None,
+            });
+        let Some(current) = current else {
+            return false;
+        };
+        if kind <= current || kind == StatusKind::Failed {
+            return false;
+        }
+        // Pricing rides on the first receipt after `sent`.
+        let with_pricing = current == StatusKind::Sent;
+        // Nothing follows a read, nor a delivery when no read is coming.
+        let last =
+            kind == StatusKind::Read || !matches!(st.sim.receipts(&m.wa_id), Receipts::Auto { .. });
+        if last {
+            receipts.remove(&m.seq);
+        } else {
+            receipts.insert(m.seq, kind);
+        }
+        let prepared = prepare(st, m, kind, with_pricing, now);
+        let write = Write::Receipt {
+            seq: m.seq,
+            receipt: kind.as_str().to_owned(),
+        };
+        (prepared, write)
+    };
+    let mut prepared = prepared;
+    let mut writes = std::mem::take(&mut prepared.writes);
+    writes.push(write);
+    let ok = st.store.commit(writes).await.is_ok();
+    prepared.committed(st, ok);
+    ok
+}
+
+/// The scheduler's call for an automatic receipt.
+pub async fn receipt_due(st: &Arc<AppState>, r: Receipt) {
+    let st = st.clone();
+    // Not awaited by the scheduler: receipts of many messages commit together.
+    tokio::spawn(async move {
+        report(&st, &r.message, r.kind).await;
+    });
+}
+
+/// At start: the receipts still owed.
+pub fn reschedule(st: &AppState) {
+    match st.store.awaiting_receipts() {
+        Ok(v) => {
+            for m in v {
+                schedule_receipts(st, Arc::new(m));
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "owed receipts could not be read"),
+    }
+}
