@@ -113,6 +113,9 @@ want heyoo        && run_client heyoo        py   heyoo_test.py         heyoo
 want wajs         && run_client wajs         node wajs_test.mjs         whatsapp-api-js
 want great-detail && run_client great-detail node great_detail_test.mjs @great-detail/whatsapp
 want kapso        && run_client kapso        node kapso_test.mjs        @kapso/whatsapp-cloud-api
+# webhooks.py starts its own openwaba (virtual clock, three apps) and receivers built with
+# pywa (FastAPI/uvicorn) and whatsapp-api-js (node:http); it needs node and node_modules too.
+want webhooks     && run_client webhooks     py   webhooks.py           "pywa, fastapi, uvicorn"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

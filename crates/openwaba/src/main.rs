@@ -11,6 +11,8 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod remote;
+
 #[derive(Parser)]
 #[command(
     name = "openwaba",
@@ -30,6 +32,20 @@ enum Command {
     Replay(ReplayArgs),
     /// Write a large, realistic event log (JSON Lines) for benchmarks.
     GenLog(GenArgs),
+    /// Play the customer on a running server: send, tap, stop marketing, receipts.
+    Sim {
+        #[command(flatten)]
+        remote: remote::Remote,
+        #[command(subcommand)]
+        command: remote::SimCommand,
+    },
+    /// Show or move a running server's virtual clock.
+    Clock {
+        #[command(flatten)]
+        remote: remote::Remote,
+        #[command(subcommand)]
+        command: remote::ClockCommand,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,6 +155,8 @@ fn main() -> ExitCode {
         Command::Serve(a) => run_serve(a),
         Command::Replay(a) => run_replay(a),
         Command::GenLog(a) => run_gen(a),
+        Command::Sim { remote, command } => print_remote(remote::sim(&remote, command)),
+        Command::Clock { remote, command } => print_remote(remote::clock(&remote, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -147,6 +165,12 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn print_remote(r: Result<serde_json::Value, String>) -> Result<(), Usage> {
+    let v = r.map_err(Usage)?;
+    let _ = writeln!(io::stdout(), "{v}");
+    Ok(())
 }
 
 fn read_file(path: &PathBuf, what: &str) -> Result<String, Usage> {

@@ -170,3 +170,87 @@ fn first_start_prints_credentials_and_a_curl_example() {
 fn seq_of(id: &str) -> i64 {
     openwaba_server::ids::wamid_seq(id).unwrap() as i64
 }
+
+/// `openwaba sim` and `openwaba clock` against a running server: the customer writes, the
+/// window is open; 25 hours later a free-form message fails with 131047.
+#[test]
+fn the_sim_and_clock_commands_drive_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openwaba"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--clock-start",
+            "2024-03-01T10:00:00Z",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("OPENWABA_ACCESS_TOKEN", "tok")
+        .env("OPENWABA_ADMIN_TOKEN", "admin")
+        .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_openwaba"))
+            .args(args)
+            .args(["--server", &format!("http://127.0.0.1:{port}")])
+            .env("OPENWABA_ADMIN_TOKEN", "admin")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = cli(&["sim", "send", "--from", "5511987650001", "oi"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("wamid."), "{out}");
+    let send = |body: &str| {
+        let http = reqwest::blocking::Client::new();
+        let v: Value = http
+            .post(format!("http://127.0.0.1:{port}/v23.0/300000000000001/messages"))
+            .bearer_auth("tok")
+            .json(&json!({"messaging_product": "whatsapp", "to": "5511987650001", "type": "text", "text": {"body": body}}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["messages"][0]["id"].as_str().unwrap().to_owned()
+    };
+    let inside = send("inside");
+    let (code, out, _) = cli(&["clock", "advance", "25h"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("2024-03-02T11:00"), "{out}");
+    let outside = send("outside");
+    let (code, _, err) = cli(&["clock", "set", "2024-01-01T00:00:00Z"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("forward"), "{err}");
+    let (code, _, err) = cli(&[
+        "sim",
+        "user",
+        "5511987650001",
+        "--receipts",
+        "manual",
+        "--reachable",
+        "false",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let a = store.message(seq_of(&inside), &inside).unwrap().unwrap();
+    let b = store.message(seq_of(&outside), &outside).unwrap().unwrap();
+    assert_eq!(a.status, "delivered");
+    assert_eq!((b.status.as_str(), b.error_code), ("failed", Some(131_047)));
+    assert!(
+        a.created_at < 1_709_300_000_000,
+        "stored at the virtual instant: {}",
+        a.created_at
+    );
+}

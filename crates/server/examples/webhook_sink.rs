@@ -29,19 +29,21 @@ async fn main() -> std::io::Result<()> {
             get(|Query(q): Query<HashMap<String, String>>| async move {
                 q.get("hub.challenge").cloned().unwrap_or_default()
             })
-            .post(|State(c): State<Arc<Counts>>, body: axum::body::Bytes| async move {
-                c.posts.fetch_add(1, Relaxed);
-                let b = &body[..];
-                let has = |s: &[u8]| b.windows(s.len()).any(|w| w == s);
-                if has(b"\"status\":\"sent\"") {
-                    c.sent.fetch_add(1, Relaxed);
-                } else if has(b"\"status\":\"delivered\"") {
-                    c.delivered.fetch_add(1, Relaxed);
-                } else if has(b"\"status\":\"read\"") {
-                    c.read.fetch_add(1, Relaxed);
-                }
-                "ok"
-            }),
+            .post(
+                |State(c): State<Arc<Counts>>, body: axum::body::Bytes| async move {
+                    c.posts.fetch_add(1, Relaxed);
+                    let b = &body[..];
+                    let has = |s: &[u8]| b.windows(s.len()).any(|w| w == s);
+                    if has(b"\"status\":\"sent\"") {
+                        c.sent.fetch_add(1, Relaxed);
+                    } else if has(b"\"status\":\"delivered\"") {
+                        c.delivered.fetch_add(1, Relaxed);
+                    } else if has(b"\"status\":\"read\"") {
+                        c.read.fetch_add(1, Relaxed);
+                    }
+                    "ok"
+                },
+            ),
         )
         .route(
             "/count",

@@ -166,10 +166,12 @@ async fn the_local_loop_inbound_statuses_window_and_free_entry_point() {
         v["metadata"],
         json!({"display_phone_number": BUSINESS_NUMBER, "phone_number_id": PHONE})
     );
-    assert_eq!(
-        v["contacts"][0],
-        json!({"profile": {"name": "Lucía"}, "wa_id": USER})
-    );
+    assert_eq!(v["contacts"][0]["profile"], json!({"name": "Lucía"}));
+    assert_eq!(v["contacts"][0]["wa_id"], USER);
+    assert!(v["contacts"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("55."));
     assert_eq!(v["messages"][0]["text"]["body"], "Olá! Quero o café ☕ 👍");
     assert_eq!(v["messages"][0]["id"], inbound_id);
     assert_eq!(rx.handshakes.load(Ordering::SeqCst), 1);

@@ -153,9 +153,31 @@ pub fn status_object(
     Value::Object(o)
 }
 
-/// The `value` of a `messages` change carrying one status.
+/// The business-scoped user id of the 2026 rollout (`contacts[].user_id`), which pywa 4.5
+/// reads on every message and status. Meta's are opaque; ours is derived from the number so
+/// it is stable: the calling-code prefix, a dot, and a scrambled number.
+pub fn user_id(wa_id: &str) -> String {
+    let n: u64 = wa_id.parse().unwrap_or(0);
+    let cc = &wa_id[..wa_id.len().min(2)];
+    format!(
+        "{cc}.{}",
+        (n ^ 0x5bd1_e995).wrapping_mul(0x9E37_79B9) % 10_000_000_000_000_000
+    )
+}
+
+/// The `value` of a `messages` change carrying one status (with the recipient's contact, as
+/// Meta sends since the business-scoped user ids).
 pub fn status_value(metadata: Value, status: Value) -> Value {
-    json!({"messaging_product": "whatsapp", "metadata": metadata, "statuses": [status]})
+    let wa_id = status["recipient_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    json!({
+        "messaging_product": "whatsapp",
+        "metadata": metadata,
+        "contacts": [{"wa_id": wa_id, "user_id": user_id(&wa_id)}],
+        "statuses": [status],
+    })
 }
 
 /// The `value` of a `messages` change carrying one inbound message.
@@ -163,7 +185,7 @@ pub fn inbound_value(metadata: Value, name: &str, wa_id: &str, message: Value) -
     json!({
         "messaging_product": "whatsapp",
         "metadata": metadata,
-        "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+        "contacts": [{"profile": {"name": name}, "wa_id": wa_id, "user_id": user_id(wa_id)}],
         "messages": [message],
     })
 }
@@ -178,7 +200,7 @@ pub fn preferences_value(metadata: Value, name: &str, wa_id: &str, stop: bool, a
     json!({
         "messaging_product": "whatsapp",
         "metadata": metadata,
-        "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+        "contacts": [{"profile": {"name": name}, "wa_id": wa_id, "user_id": user_id(wa_id)}],
         "user_preferences": [{"wa_id": wa_id, "detail": detail, "category": "marketing_messages", "value": value, "timestamp": at_s}],
     })
 }
