@@ -439,3 +439,80 @@ async fn template_review_and_marketing_stop_reach_the_app() {
     assert_eq!(p["user_preferences"][0]["value"], "stop");
     assert_eq!(p["metadata"]["phone_number_id"], PHONE);
 }
+
+/// The status payloads of a 2023 CBP marketing conversation and a 2024 free service
+/// conversation, field by field against the shapes in pricing-rules.md §5.
+#[tokio::test]
+async fn cbp_2023_and_service_2024_status_payloads() {
+    for (start, expect_pricing, origin) in [
+        (
+            "2023-06-05T12:00:00Z",
+            json!({"billable": true, "pricing_model": "CBP", "category": "marketing"}),
+            "marketing",
+        ),
+        (
+            "2024-11-05T12:00:00Z",
+            json!({"billable": false, "pricing_model": "CBP", "category": "service"}),
+            "service",
+        ),
+    ] {
+        let (url, rx) = spawn_receiver(receiver()).await;
+        let app = spawn_app_with(
+            &format!("clock = \"virtual\"\nclock_start = \"{start}\""),
+            Some(&url),
+        )
+        .await;
+        let body = if origin == "marketing" {
+            let (s, b) = app
+                .post(
+                    &format!("/v23.0/{WABA}/message_templates"),
+                    json!({"name": "promo", "language": "en_US", "category": "marketing",
+                    "components": [{"type": "BODY", "text": "Our summer sale starts today!"}]}),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+            app.admin(
+                &format!("/_admin/wabas/{WABA}/consent"),
+                json!({"wa_id": USER, "event": "opt_in"}),
+            )
+            .await;
+            json!({"messaging_product": "whatsapp", "to": USER, "type": "template",
+                   "template": {"name": "promo", "language": {"code": "en_US"}}})
+        } else {
+            app.admin("/_sim/messages", json!({"from": USER, "text": "hi"}))
+                .await;
+            text(USER, "hello")
+        };
+        let (s, b) = app.post(&format!("/v23.0/{PHONE}/messages"), body).await;
+        assert_eq!(s, 200, "{b}");
+        let id = b["messages"][0]["id"].as_str().unwrap().to_owned();
+        app.advance("5s").await;
+        wait_for("three statuses", || statuses(&rx).len() == 3).await;
+        let st = statuses(&rx);
+        let sent = &st[0];
+        assert_eq!(sent["id"], id);
+        assert_eq!(sent["status"], "sent");
+        assert_eq!(sent["recipient_id"], USER);
+        assert!(sent["timestamp"].as_str().unwrap().parse::<i64>().is_ok());
+        assert_eq!(sent["pricing"], expect_pricing, "{start}");
+        let c = &sent["conversation"];
+        assert_eq!(c["id"].as_str().unwrap().len(), 32);
+        assert_eq!(c["origin"], json!({"type": origin}));
+        let ts: i64 = sent["timestamp"].as_str().unwrap().parse().unwrap();
+        let exp: i64 = c["expiration_timestamp"].as_str().unwrap().parse().unwrap();
+        assert_eq!(exp % 60, 0, "expiries fall on minutes");
+        assert!(
+            (ts + 86_400..=ts + 86_400 + 60).contains(&exp),
+            "{ts} {exp}"
+        );
+        let delivered = &st[1];
+        assert_eq!(delivered["status"], "delivered");
+        assert_eq!(delivered["pricing"], expect_pricing);
+        assert_eq!(
+            delivered["conversation"],
+            json!({"id": c["id"], "origin": {"type": origin}})
+        );
+        assert_eq!(st[2]["status"], "read");
+        assert!(st[2].get("pricing").is_none() && st[2].get("conversation").is_none());
+    }
+}
