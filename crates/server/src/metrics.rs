@@ -68,7 +68,7 @@ impl Metrics {
             .fetch_add((seconds * 1e6) as u64, Relaxed);
     }
 
-    pub fn observe_webhook(&self, ok: bool, _latency_ms: u64) {
+    pub fn observe_webhook(&self, ok: bool) {
         if ok {
             self.webhooks_delivered.fetch_add(1, Relaxed);
         } else {

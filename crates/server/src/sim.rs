@@ -303,7 +303,7 @@ async fn send_inner(
             &phone.waba_id,
             &statuses::ordering_key(&phone.id, &user.to_string()),
             "messages",
-            &envelope,
+            &|_| envelope.clone(),
             now.millis(),
         );
         let mut writes = std::mem::take(&mut prepared.writes);
@@ -483,7 +483,7 @@ pub async fn marketing(
                 &phone.waba_id,
                 &statuses::ordering_key(&phone.id, &user.to_string()),
                 "user_preferences",
-                &envelope,
+                &|_| envelope.clone(),
                 now.millis(),
             );
             let mut writes = std::mem::take(&mut prepared.writes);

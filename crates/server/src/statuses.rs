@@ -39,21 +39,6 @@ impl Ord for Receipt {
     }
 }
 
-fn webhook_major(st: &AppState, waba_id: &str) -> u32 {
-    st.registry
-        .read()
-        .ok()
-        .and_then(|r| {
-            let b = r.waba_business(waba_id)?.to_owned();
-            r.apps
-                .values()
-                .filter(|a| a.business_id == b)
-                .map(|a| payload::major_version(&a.webhook_version))
-                .min()
-        })
-        .unwrap_or(23)
-}
-
 fn metadata_of(m: &MessageRecord) -> serde_json::Value {
     payload::metadata(&m.business, &m.phone_number_id)
 }
@@ -71,25 +56,21 @@ pub fn prepare(
     with_pricing: bool,
     at: Instant,
 ) -> Prepared {
-    let status = payload::status_object(
-        m,
-        kind,
-        at.millis(),
-        with_pricing,
-        webhook_major(st, &m.waba_id),
-    );
-    let env = payload::envelope(
-        &m.waba_id,
-        "messages",
-        payload::status_value(metadata_of(m), status),
-        None,
-    );
+    let envelope = |major: u32| {
+        let status = payload::status_object(m, kind, at.millis(), with_pricing, major);
+        payload::envelope(
+            &m.waba_id,
+            "messages",
+            payload::status_value(metadata_of(m), status),
+            None,
+        )
+    };
     st.webhooks.prepare(
         st,
         &m.waba_id,
         &ordering_key(&m.phone_number_id, &m.wa_id),
         "messages",
-        &env,
+        &envelope,
         at.millis(),
     )
 }

@@ -245,7 +245,7 @@ async fn save(st: &AppState, entry: TemplateEntry) -> Result<(), GraphError> {
             &r.waba_id,
             &format!("templates|{}", r.waba_id),
             "message_template_status_update",
-            &envelope,
+            &|_| envelope.clone(),
             now,
         )
     } else {

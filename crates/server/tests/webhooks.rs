@@ -516,3 +516,41 @@ async fn cbp_2023_and_service_2024_status_payloads() {
         assert!(st[2].get("pricing").is_none() && st[2].get("conversation").is_none());
     }
 }
+
+/// Each app gets the shape of its own webhook version: from v24.0 `conversation` is dropped
+/// outside free entry points, up to v23.0 it stays (PMP, 2025).
+#[tokio::test]
+async fn each_app_gets_the_shape_of_its_webhook_version() {
+    let (url23, rx23) = spawn_receiver(receiver()).await;
+    let mut r24 = receiver();
+    r24.secret = "secret-24".into();
+    let (url24, rx24) = spawn_receiver(r24).await;
+    let app = spawn_app_with(
+        "clock = \"virtual\"\nclock_start = \"2025-08-04T12:00:00Z\"",
+        Some(&url23),
+    )
+    .await;
+    let (s, b) = app
+        .admin(
+            "/_admin/apps",
+            json!({"business_id": "100000000000001", "app_secret": "secret-24",
+                   "verify_token": VERIFY_TOKEN, "callback_url": url24, "webhook_version": "v24.0"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app.admin("/_sim/messages", json!({"from": USER, "text": "oi"}))
+        .await;
+    let (s, b) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "olá"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    wait_for("both sent statuses", || {
+        !statuses(&rx23).is_empty() && !statuses(&rx24).is_empty()
+    })
+    .await;
+    let (s23, s24) = (&statuses(&rx23)[0], &statuses(&rx24)[0]);
+    assert!(s23["conversation"].is_object(), "{s23}");
+    assert!(s24.get("conversation").is_none(), "{s24}");
+    assert_eq!(s23["pricing"], s24["pricing"]);
+    assert_eq!(rx24.bad_signatures.load(Ordering::SeqCst), 0);
+}

@@ -197,43 +197,54 @@ impl Webhooks {
             .unwrap_or(0)
     }
 
-    /// Builds the event `envelope` for every app of the WABA's business that has a callback
-    /// URL: its outbox rows, queued (not yet deliverable) in creation order.
+    /// Builds the event for every app of the WABA's business that has a callback URL: its
+    /// outbox rows, queued (not yet deliverable) in creation order. `envelope` is called
+    /// with each app's webhook API major version (`v24.0` → 24), once per distinct version,
+    /// because the shape depends on it (v24.0 drops `conversation` outside free entry
+    /// points).
     pub fn prepare(
         &self,
         st: &AppState,
         waba_id: &str,
         ordering_key: &str,
         field: &str,
-        envelope: &Value,
+        envelope: &dyn Fn(u32) -> Value,
         now: i64,
     ) -> Prepared {
-        let apps: Vec<String> = st
+        let apps: Vec<(String, u32)> = st
             .registry
             .read()
             .map(|r| {
                 let Some(business) = r.waba_business(waba_id) else {
                     return Vec::new();
                 };
-                let mut v: Vec<String> = r
+                let mut v: Vec<(String, u32)> = r
                     .apps
                     .values()
                     .filter(|a| a.business_id == business && a.callback_url.is_some())
-                    .map(|a| a.id.clone())
+                    .map(|a| (a.id.clone(), payload::major_version(&a.webhook_version)))
                     .collect();
                 v.sort();
                 v
             })
             .unwrap_or_default();
-        if apps.is_empty() {
-            return Prepared::none();
-        }
-        let payload: Arc<str> = encode::ascii_json(envelope).into();
         let mut prepared = Prepared::none();
+        if apps.is_empty() {
+            return prepared;
+        }
+        let mut bodies: Vec<(u32, Arc<str>)> = Vec::with_capacity(1);
         let Ok(mut q) = self.queues.lock() else {
             return prepared;
         };
-        for app_id in apps {
+        for (app_id, major) in apps {
+            let payload = match bodies.iter().find(|(m, _)| *m == major) {
+                Some((_, p)) => p.clone(),
+                None => {
+                    let p: Arc<str> = encode::ascii_json(&envelope(major)).into();
+                    bodies.push((major, p.clone()));
+                    p
+                }
+            };
             let seq = self.last_seq.fetch_add(1, Ordering::Relaxed) + 1;
             let key: Arc<str> = format!("{app_id}|{ordering_key}").into();
             prepared.writes.push(Write::Webhook(Box::new(WebhookRecord {
@@ -254,7 +265,7 @@ impl Webhooks {
                 .push_back(Delivery {
                     seq,
                     app_id,
-                    payload: payload.clone(),
+                    payload,
                     created_at: now,
                     next_attempt_at: now,
                     attempts: Vec::new(),
@@ -496,14 +507,6 @@ async fn ensure_verified(
     }
 }
 
-/// Forgets verifications, so the next event verifies the (possibly new) URL again.
-pub fn forget_verification(st: &AppState, app_id: &str) {
-    if let Ok(mut eps) = st.webhooks.endpoints.lock() {
-        eps.remove(app_id);
-    }
-    st.webhooks.wake();
-}
-
 async fn post(
     w: &Webhooks,
     url: &str,
@@ -565,7 +568,7 @@ async fn deliver(st: &Arc<AppState>, job: Job) {
     if ok && w.settings.duplicates {
         let _ = post(w, &url, &secret, &job.payload).await;
     }
-    st.metrics.observe_webhook(ok, latency_ms);
+    st.metrics.observe_webhook(ok);
     let now = st.clock.now().millis();
     let attempt = Attempt {
         at,
