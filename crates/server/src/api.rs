@@ -634,7 +634,7 @@ fn wa_id_field(v: &Value, name: &str) -> Result<WaId, GraphError> {
         .get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| GraphError::missing_parameter(format!("{name} is required")))?;
-    WaId::parse(raw).map_err(|e| GraphError::invalid_value(format!("{name}: {e}")))
+    crate::sim::wa_id_of(raw, name)
 }
 
 /// The admin token checked, then the JSON body: what every admin call starts with.
@@ -658,74 +658,47 @@ pub(crate) fn admin_authorized(st: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|t| t == st.admin_token)
 }
 
-/// `POST /_admin/phone_numbers/{id}/inbound` `{"from": "…", "referral": false}`: the user
-/// wrote to the number, which opens (or restarts) the customer service window; `referral`
-/// marks a click-to-WhatsApp entry. (The full simulated phone, with inbound webhooks, is
-/// the next milestone.)
+/// `POST /_admin/phone_numbers/{id}/inbound` `{"from": "…", "text": "…", "referral": false}`:
+/// the user writes to the number (a text, "hi" unless given), which opens (or restarts) the
+/// customer service window; `referral: true` makes it a click-to-WhatsApp entry. The short
+/// form of `/_sim/messages`: the same path, the same webhook.
 async fn admin_inbound(
     State(st): St,
     Path(phone_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let v = match admin_body(&st, &headers, &body) {
-        Ok(v) => v,
-        Err(e) => return error_response(&e),
-    };
-    let user = match wa_id_field(&v, "from") {
-        Ok(u) => u,
-        Err(e) => return error_response(&e),
-    };
-    let referral = v.get("referral").and_then(Value::as_bool).unwrap_or(false);
-    let phone = st
-        .registry
-        .read()
-        .ok()
-        .and_then(|r| r.phone_numbers.get(&phone_id).cloned());
-    let Some(phone) = phone else {
-        return error_response(&GraphError::unknown_object(&phone_id, "post"));
-    };
-    let Ok(business) = WaId::parse(&phone.number) else {
-        return error_response(&GraphError::invalid_value(
-            "the business number is not E.164",
-        ));
-    };
-    let engine = st
-        .engines
-        .read()
-        .ok()
-        .and_then(|e| e.get(&phone.waba_id).cloned());
-    let Some(engine) = engine else {
-        return error_response(&GraphError::unknown_object(&phone_id, "post"));
-    };
-    let now = st.clock.now();
-    let commit = {
-        let Ok(mut e) = engine.lock() else {
-            return error_response(&GraphError::invalid_parameter("engine unavailable"));
-        };
-        e.inbound(now, business, user, referral);
-        let kind = if referral {
-            "inbound_referral"
-        } else {
-            "inbound"
-        };
-        st.store.commit(vec![Write::User(UserEvent {
-            waba_id: phone.waba_id.clone(),
-            business: Some(phone.number.clone()),
-            wa_id: user.to_string(),
-            kind: kind.to_owned(),
-            at: now.millis(),
-        })])
-    };
-    match commit.await {
-        Ok(()) => Json(json!({"success": true, "id": ids::wamid(&user.to_string(), false, st.next_message_seq())}))
-            .into_response(),
-        Err(e) => error_response(&GraphError::engine(
-            131_000,
-            "Something went wrong",
-            &e.to_string(),
-            500,
-        )),
+    let r = async {
+        let v = admin_body(&st, &headers, &body)?;
+        let user = wa_id_field(&v, "from")?;
+        let phone = st
+            .registry
+            .read()
+            .ok()
+            .and_then(|r| r.phone_numbers.get(&phone_id).cloned())
+            .ok_or_else(|| GraphError::unknown_object(&phone_id, "post"))?;
+        let text = v.get("text").and_then(Value::as_str).unwrap_or("hi");
+        let referral = v
+            .get("referral")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .then(|| json!({"source_type": "ad", "source_id": "openwaba", "source_url": "https://fb.me/openwaba"}));
+        let id = crate::sim::user_writes(
+            &st,
+            &phone,
+            user,
+            "text",
+            json!({"body": text}),
+            None,
+            referral,
+        )
+        .await?;
+        Ok::<_, GraphError>(json!({"success": true, "id": id}))
+    }
+    .await;
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error_response(&e),
     }
 }
 
@@ -752,36 +725,48 @@ async fn admin_consent(
             "event `{event}` is not one of opt_in, opt_out, marketing_stop, marketing_resume"
         )));
     }
-    let engine = st.engines.read().ok().and_then(|e| e.get(&waba).cloned());
-    let Some(engine) = engine else {
-        return error_response(&GraphError::unknown_object(&waba, "post"));
-    };
     let now = st.clock.now();
-    let commit = {
-        let Ok(mut e) = engine.lock() else {
-            return error_response(&GraphError::invalid_parameter("engine unavailable"));
-        };
-        match event {
-            "opt_in" => e.opt_in(user),
-            "opt_out" => e.opt_out(user),
-            "marketing_stop" => e.marketing_stop(user),
-            _ => e.marketing_resume(user),
+    let result = match event {
+        // Marketing preferences are the user's, and reach the apps as `user_preferences`
+        // (through the WABA's first number).
+        "marketing_stop" | "marketing_resume" => {
+            let phone = st
+                .registry
+                .read()
+                .ok()
+                .and_then(|r| r.numbers_of(&waba).first().map(|p| (*p).clone()));
+            match phone {
+                Some(p) => {
+                    crate::sim::set_marketing(&st, &p, user, event == "marketing_stop").await
+                }
+                None => Err(GraphError::unknown_object(&waba, "post")),
+            }
         }
-        st.store.commit(vec![Write::User(UserEvent {
-            waba_id: waba.clone(),
-            business: None,
-            wa_id: user.to_string(),
-            kind: event.to_owned(),
-            at: now.millis(),
-        })])
+        _ => {
+            let e = UserEvent {
+                waba_id: waba.clone(),
+                business: None,
+                wa_id: user.to_string(),
+                kind: event.to_owned(),
+                at: now.millis(),
+            };
+            crate::sim::record_user_event(
+                &st,
+                e,
+                |engine| {
+                    if event == "opt_in" {
+                        engine.opt_in(user)
+                    } else {
+                        engine.opt_out(user)
+                    }
+                },
+                None,
+            )
+            .await
+        }
     };
-    match commit.await {
+    match result {
         Ok(()) => Json(json!({"success": true})).into_response(),
-        Err(e) => error_response(&GraphError::engine(
-            131_000,
-            "Something went wrong",
-            &e.to_string(),
-            500,
-        )),
+        Err(e) => error_response(&e),
     }
 }

@@ -113,7 +113,7 @@ impl Sim {
 
 type St = State<Arc<AppState>>;
 
-fn wa_id_of(v: &str, field: &str) -> Result<WaId, GraphError> {
+pub fn wa_id_of(v: &str, field: &str) -> Result<WaId, GraphError> {
     WaId::parse(v.trim_start_matches('+'))
         .map_err(|e| GraphError::invalid_value(format!("{field}: {e}")))
 }
@@ -194,7 +194,6 @@ async fn send_inner(
         .ok_or_else(|| GraphError::missing_parameter("from: the user's number is required"))?;
     let user = wa_id_of(from, "from")?;
     let phone = number_for(st, v.get("to").and_then(Value::as_str))?;
-    let business = wa_id_of(&phone.number, "business number")?;
     if let Some(name) = v.get("name").and_then(Value::as_str) {
         let mut u = st.sim.user(&user.to_string());
         u.name = Some(name.to_owned());
@@ -260,70 +259,159 @@ async fn send_inner(
         }
     }
     let referral = v.get("referral").filter(|r| r.is_object()).cloned();
-    let now = st.clock.now();
-    let seq = st.next_message_seq();
-    let id = ids::wamid(&user.to_string(), false, seq);
-    let mut message = json!({
-        "from": user.to_string(),
-        "id": id,
-        "timestamp": now.millis().div_euclid(1000).to_string(),
-        "type": kind,
-    });
-    if let Some(ctx) = v
+    let context = v
         .get("context")
         .and_then(|c| c.get("id"))
-        .and_then(Value::as_str)
-    {
-        message["context"] = json!({"from": phone.number, "id": ctx});
-    }
-    message[kind.as_str()] = object;
-    if let Some(r) = &referral {
-        message["referral"] = r.clone();
-    }
-    let value = payload::inbound_value(
-        payload::metadata(&phone.number, &phone.id),
-        &st.sim.name(&user.to_string()),
-        &user.to_string(),
-        message,
-    );
-    let envelope = payload::envelope(&phone.waba_id, "messages", value, None);
+        .and_then(Value::as_str);
+    let id = user_writes(st, &phone, user, &kind, object, context, referral).await?;
+    Ok(json!({"messaging_product": "whatsapp", "messages": [{"id": id}]}))
+}
+
+/// A user's action on a WABA, in one place: applied to the engine under the WABA's lock, then
+/// its user event (what the engine is rebuilt from) and its webhook, if any, written in one
+/// transaction.
+pub async fn record_user_event(
+    st: &AppState,
+    event: UserEvent,
+    apply: impl FnOnce(&mut openwaba_engine::Engine),
+    webhook: Option<(&str, &str, &Value)>,
+) -> Result<(), GraphError> {
     let engine = st
         .engines
         .read()
         .ok()
-        .and_then(|e| e.get(&phone.waba_id).cloned())
-        .ok_or_else(|| GraphError::unknown_object(&phone.id, "post"))?;
+        .and_then(|e| e.get(&event.waba_id).cloned())
+        .ok_or_else(|| GraphError::unknown_object(&event.waba_id, "post"))?;
+    let now = st.clock.now();
     let (prepared, commit) = {
         let mut e = engine
             .lock()
             .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
-        e.inbound(now, business, user, referral.is_some());
-        let mut prepared = st.webhooks.prepare(
-            st,
-            &phone.waba_id,
-            &statuses::ordering_key(&phone.id, &user.to_string()),
-            "messages",
-            &|_| envelope.clone(),
-            now.millis(),
-        );
+        apply(&mut e);
+        let mut prepared = match webhook {
+            Some((key, field, envelope)) => st.webhooks.prepare(
+                st,
+                &event.waba_id,
+                key,
+                field,
+                &|_| envelope.clone(),
+                now.millis(),
+            ),
+            None => crate::webhooks::Prepared::none(),
+        };
         let mut writes = std::mem::take(&mut prepared.writes);
-        writes.push(Write::User(UserEvent {
-            waba_id: phone.waba_id.clone(),
-            business: Some(phone.number.clone()),
-            wa_id: user.to_string(),
-            kind: if referral.is_some() {
-                "inbound_referral".into()
-            } else {
-                "inbound".into()
-            },
-            at: now.millis(),
-        }));
+        writes.push(Write::User(event));
         (prepared, st.store.commit(writes))
     };
     let ok = commit.await;
     prepared.committed(st, ok.is_ok());
-    ok.map_err(|e| GraphError::engine(131_000, "Something went wrong", &e.to_string(), 500))?;
-    Ok(json!({"messaging_product": "whatsapp", "messages": [{"id": id}]}))
+    ok.map_err(|e| GraphError::engine(131_000, "Something went wrong", &e.to_string(), 500))
+}
+
+/// The user writes to the business number: the message (Meta's inbound shape, `kind` and its
+/// `object`) opens the customer service window (a `referral` also a free entry point) and
+/// reaches the apps as a `messages` webhook. Returns the message's id.
+pub async fn user_writes(
+    st: &AppState,
+    phone: &PhoneNumber,
+    user: WaId,
+    kind: &str,
+    object: Value,
+    context: Option<&str>,
+    referral: Option<Value>,
+) -> Result<String, GraphError> {
+    let business = wa_id_of(&phone.number, "business number")?;
+    let now = st.clock.now();
+    let wa_id = user.to_string();
+    let id = ids::wamid(&wa_id, false, st.next_message_seq());
+    let mut message = json!({
+        "from": wa_id,
+        "id": id,
+        "timestamp": now.millis().div_euclid(1000).to_string(),
+        "type": kind,
+    });
+    if let Some(ctx) = context {
+        message["context"] = json!({"from": phone.number, "id": ctx});
+    }
+    message[kind] = object;
+    let is_referral = referral.is_some();
+    if let Some(r) = referral {
+        message["referral"] = r;
+    }
+    let value = payload::inbound_value(
+        payload::metadata(&phone.number, &phone.id),
+        &st.sim.name(&wa_id),
+        &wa_id,
+        message,
+    );
+    let envelope = payload::envelope(&phone.waba_id, "messages", value, None);
+    let event = UserEvent {
+        waba_id: phone.waba_id.clone(),
+        business: Some(phone.number.clone()),
+        wa_id: wa_id.clone(),
+        kind: if is_referral {
+            "inbound_referral"
+        } else {
+            "inbound"
+        }
+        .into(),
+        at: now.millis(),
+    };
+    let key = statuses::ordering_key(&phone.id, &wa_id);
+    record_user_event(
+        st,
+        event,
+        |e| e.inbound(now, business, user, is_referral),
+        Some((&key, "messages", &envelope)),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The user stops or resumes marketing messages: the engine's preference and the
+/// `user_preferences` webhook (its metadata names `phone`).
+pub async fn set_marketing(
+    st: &AppState,
+    phone: &PhoneNumber,
+    user: WaId,
+    stop: bool,
+) -> Result<(), GraphError> {
+    let now = st.clock.now();
+    let wa_id = user.to_string();
+    let value = payload::preferences_value(
+        payload::metadata(&phone.number, &phone.id),
+        &st.sim.name(&wa_id),
+        &wa_id,
+        stop,
+        now.millis().div_euclid(1000),
+    );
+    let envelope = payload::envelope(&phone.waba_id, "user_preferences", value, None);
+    let event = UserEvent {
+        waba_id: phone.waba_id.clone(),
+        business: None,
+        wa_id: wa_id.clone(),
+        kind: if stop {
+            "marketing_stop"
+        } else {
+            "marketing_resume"
+        }
+        .into(),
+        at: now.millis(),
+    };
+    let key = statuses::ordering_key(&phone.id, &wa_id);
+    record_user_event(
+        st,
+        event,
+        |e| {
+            if stop {
+                e.marketing_stop(user)
+            } else {
+                e.marketing_resume(user)
+            }
+        },
+        Some((&key, "user_preferences", &envelope)),
+    )
+    .await
 }
 
 async fn save_user(st: &AppState, wa_id: &str, u: SimUser) -> Result<(), GraphError> {
@@ -454,55 +542,7 @@ pub async fn marketing(
             }
         };
         let phone = number_for(&st, v.get("to").and_then(Value::as_str))?;
-        let engine = st
-            .engines
-            .read()
-            .ok()
-            .and_then(|e| e.get(&phone.waba_id).cloned())
-            .ok_or_else(|| GraphError::unknown_object(&phone.id, "post"))?;
-        let now = st.clock.now();
-        let value = payload::preferences_value(
-            payload::metadata(&phone.number, &phone.id),
-            &st.sim.name(&user.to_string()),
-            &user.to_string(),
-            stop,
-            now.millis().div_euclid(1000),
-        );
-        let envelope = payload::envelope(&phone.waba_id, "user_preferences", value, None);
-        let (prepared, commit) = {
-            let mut e = engine
-                .lock()
-                .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
-            if stop {
-                e.marketing_stop(user);
-            } else {
-                e.marketing_resume(user);
-            }
-            let mut prepared = st.webhooks.prepare(
-                &st,
-                &phone.waba_id,
-                &statuses::ordering_key(&phone.id, &user.to_string()),
-                "user_preferences",
-                &|_| envelope.clone(),
-                now.millis(),
-            );
-            let mut writes = std::mem::take(&mut prepared.writes);
-            writes.push(Write::User(UserEvent {
-                waba_id: phone.waba_id.clone(),
-                business: None,
-                wa_id: user.to_string(),
-                kind: if stop {
-                    "marketing_stop".into()
-                } else {
-                    "marketing_resume".into()
-                },
-                at: now.millis(),
-            }));
-            (prepared, st.store.commit(writes))
-        };
-        let ok = commit.await;
-        prepared.committed(&st, ok.is_ok());
-        ok.map_err(|e| GraphError::engine(131_000, "Something went wrong", &e.to_string(), 500))?;
+        set_marketing(&st, &phone, user, stop).await?;
         Ok(json!({"success": true}))
     }
     .await;

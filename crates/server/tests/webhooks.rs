@@ -554,3 +554,40 @@ async fn each_app_gets_the_shape_of_its_webhook_version() {
     assert_eq!(s23["pricing"], s24["pricing"]);
     assert_eq!(rx24.bad_signatures.load(Ordering::SeqCst), 0);
 }
+
+/// The admin shortcuts are the simulator's paths: an inbound message and a marketing stop
+/// made through `/_admin` reach the app like those made through `/_sim`.
+#[tokio::test]
+async fn admin_inbound_and_consent_reach_the_app_too() {
+    let (url, rx) = spawn_receiver(receiver()).await;
+    let app = spawn_app_with("", Some(&url)).await;
+    let (s, b) = app
+        .admin(
+            &format!("/_admin/phone_numbers/{PHONE}/inbound"),
+            json!({"from": USER, "text": "quero pedir"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let inbound_id = b["id"].clone();
+    assert!(inbound_id.as_str().unwrap().starts_with("wamid."));
+    let (s, _) = app
+        .admin(
+            &format!("/_admin/wabas/{WABA}/consent"),
+            json!({"wa_id": USER, "event": "marketing_stop"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, b) = app
+        .admin(
+            &format!("/_admin/wabas/{WABA}/consent"),
+            json!({"wa_id": "not a number", "event": "opt_in"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    wait_for("both events", || rx.events.lock().unwrap().len() == 2).await;
+    let m = &values(&rx, "messages")[0];
+    assert_eq!(m["messages"][0]["text"]["body"], "quero pedir");
+    assert_eq!(m["messages"][0]["id"], inbound_id);
+    let p = &values(&rx, "user_preferences")[0];
+    assert_eq!(p["user_preferences"][0]["value"], "stop");
+}
