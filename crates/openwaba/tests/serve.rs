@@ -254,3 +254,153 @@ fn the_sim_and_clock_commands_drive_a_running_server() {
         a.created_at
     );
 }
+
+/// A webhook receiver on a plain TCP socket: answers the handshake with the challenge, and
+/// POSTs with `status` (500 or 200, switchable), recording the bodies it answered 200.
+struct Hook {
+    url: String,
+    answer: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    posts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    accepted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn hook() -> Hook {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::Ordering::SeqCst;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let h = Hook {
+        url,
+        answer: Default::default(),
+        posts: Default::default(),
+        accepted: Default::default(),
+    };
+    h.answer.store(500, SeqCst);
+    let (answer, posts, accepted) = (h.answer.clone(), h.posts.clone(), h.accepted.clone());
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let (status, reply) = if line.starts_with("GET") {
+                let challenge = line
+                    .split("hub.challenge=")
+                    .nth(1)
+                    .and_then(|s| s.split(['&', ' ']).next())
+                    .unwrap_or("")
+                    .to_owned();
+                (200, challenge)
+            } else {
+                posts.fetch_add(1, SeqCst);
+                let status = answer.load(SeqCst);
+                if status == 200 {
+                    accepted
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                }
+                (status, String::new())
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    h
+}
+
+/// Events the server had not delivered when it was killed (`kill -9`) are delivered after it
+/// starts again.
+#[test]
+fn undelivered_webhooks_survive_kill_9() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let h = hook();
+    let dir = tempfile::tempdir().unwrap();
+    let start = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_openwaba"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--clock",
+                "virtual",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env("OPENWABA_ACCESS_TOKEN", "tok")
+            .env("OPENWABA_ADMIN_TOKEN", "admin")
+            .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
+            .env("OPENWABA_APP_ID", "400000000000001")
+            .env("OPENWABA_APP_SECRET", "s3cret")
+            .env("OPENWABA_VERIFY_TOKEN", "vt")
+            .env("OPENWABA_WEBHOOK_URL", &h.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let http = reqwest::blocking::Client::new();
+    let port = free_port();
+    let mut child = start(port);
+    wait_ready(port);
+    for text in ["first", "second"] {
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/_sim/messages"))
+            .bearer_auth("admin")
+            .json(&json!({"from": "5511987650001", "text": text}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.posts.load(SeqCst) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        h.posts.load(SeqCst) >= 2,
+        "the receiver was tried (and answered 500)"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    h.answer.store(200, SeqCst);
+    let port = free_port();
+    let mut child = start(port);
+    wait_ready(port);
+    let r = http
+        .post(format!("http://127.0.0.1:{port}/_admin/clock"))
+        .bearer_auth("admin")
+        .json(&json!({"advance": "1h"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.accepted.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let got = h.accepted.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[0].contains("\"body\":\"first\"") && got[1].contains("\"body\":\"second\""),
+        "in order: {got:?}"
+    );
+}
