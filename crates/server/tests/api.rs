@@ -2,146 +2,9 @@
 //! directory, driven over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use openwaba_server::app::{start, Running};
-use openwaba_server::config::Config;
-use openwaba_store::{Business, PhoneNumber, SqliteStore, Store, Waba, Write};
+mod common;
+use common::*;
 use serde_json::{json, Value};
-
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    running: Option<Running>,
-    dir: tempfile::TempDir,
-}
-
-const TOKEN: &str = "test-token";
-const PHONE: &str = "300000000000001";
-const WABA: &str = "200000000000001";
-const USER: &str = "5511987650001";
-
-fn config(dir: &std::path::Path, mps: u32, sync_failures: bool) -> Config {
-    let text = format!(
-        r#"
-listen = "127.0.0.1:0"
-data_dir = "{}"
-admin_token = "admin"
-[business]
-id = "100000000000001"
-name = "Shop"
-access_tokens = ["{TOKEN}"]
-[[business.wabas]]
-id = "{WABA}"
-timezone = "America/Sao_Paulo"
-[[business.wabas.phone_numbers]]
-id = "{PHONE}"
-number = "15550001111"
-throughput_mps = {mps}
-sync_failures = {sync_failures}
-"#,
-        dir.display()
-    );
-    Config::from_toml(&text).unwrap()
-}
-
-async fn spawn_app_with(mps: u32, sync_failures: bool) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let running = start(&config(dir.path(), mps, sync_failures))
-        .await
-        .unwrap();
-    TestApp {
-        base: format!("http://{}", running.addr),
-        http: reqwest::Client::new(),
-        running: Some(running),
-        dir,
-    }
-}
-
-async fn spawn_app() -> TestApp {
-    spawn_app_with(1000, false).await
-}
-
-impl TestApp {
-    async fn restart(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.stop().await;
-        }
-        let running = start(&config(self.dir.path(), 1000, false)).await.unwrap();
-        self.base = format!("http://{}", running.addr);
-        self.running = Some(running);
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        (status, r.json().await.unwrap_or(Value::Null), headers)
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn admin(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth("admin")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn user_writes(&self, user: &str) {
-        let (s, _) = self
-            .admin(
-                &format!("/_admin/phone_numbers/{PHONE}/inbound"),
-                json!({"from": user}),
-            )
-            .await;
-        assert_eq!(s, 200);
-    }
-
-    fn stored(&self, id: &str) -> openwaba_store::MessageRecord {
-        self.running
-            .as_ref()
-            .unwrap()
-            .state
-            .message(id)
-            .unwrap()
-            .expect("stored")
-    }
-}
-
-fn text(to: &str, body: &str) -> Value {
-    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"body": body}})
-}
-
-fn assert_graph_error(body: &Value, code: u64) {
-    let e = &body["error"];
-    assert_eq!(e["code"], code, "{body}");
-    assert!(e["message"].as_str().unwrap().len() > 3, "{body}");
-    assert!(e["type"].is_string(), "{body}");
-    assert!(
-        e["fbtrace_id"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-}
 
 #[tokio::test]
 async fn health_and_metrics() {
@@ -230,39 +93,9 @@ async fn versioned_and_unversioned_paths_and_fields() {
 #[tokio::test]
 async fn objects_of_another_business_are_invisible() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let s = SqliteStore::open(dir.path()).unwrap();
-        s.commit(vec![
-            Write::Business(Business {
-                id: "900".into(),
-                name: "Other".into(),
-            }),
-            Write::Waba(Waba {
-                id: "901".into(),
-                business_id: "900".into(),
-                name: "W".into(),
-                timezone: "UTC".into(),
-                currency: "USD".into(),
-                consent_mode: "enforce".into(),
-            }),
-            Write::PhoneNumber(PhoneNumber {
-                id: "902".into(),
-                waba_id: "901".into(),
-                number: "15550002222".into(),
-                verified_name: "X".into(),
-                quality_rating: "GREEN".into(),
-                messaging_limit_tier: "TIER_1K".into(),
-                throughput_mps: 80,
-                sync_failures: false,
-                registered: true,
-            }),
-        ])
-        .await
-        .unwrap();
-    }
-    let running = start(&config(dir.path(), 80, false)).await.unwrap();
-    let base = format!("http://{}", running.addr);
-    let http = reqwest::Client::new();
+    seed_other_business(dir.path(), None).await;
+    let app = Options::default().throughput_mps(80).spawn_in(dir).await;
+    let (base, http) = (&app.base, &app.http);
     for (method, path) in [
         ("GET", "/v23.0/902"),
         ("POST", "/v23.0/902/messages"),
@@ -281,13 +114,13 @@ async fn objects_of_another_business_are_invisible() {
         assert_eq!(b["error"]["error_subcode"], 33, "{path}");
         assert_eq!(b["error"]["type"], "GraphMethodException");
     }
-    running.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn free_form_outside_the_window_is_accepted_then_failed_131047() {
     let app = spawn_app().await;
-    let (s, b, _) = app
+    let (s, b) = app
         .post(
             &format!("/v23.0/{PHONE}/messages"),
             text("+55 11 98765-0001", "hello"),
@@ -306,8 +139,12 @@ async fn free_form_outside_the_window_is_accepted_then_failed_131047() {
 
 #[tokio::test]
 async fn a_number_can_report_failures_synchronously() {
-    let app = spawn_app_with(80, true).await;
-    let (s, b, _) = app
+    let app = Options::default()
+        .throughput_mps(80)
+        .sync_failures(true)
+        .spawn()
+        .await;
+    let (s, b) = app
         .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "hello"))
         .await;
     assert_eq!(s, 400);
@@ -323,7 +160,7 @@ async fn a_number_can_report_failures_synchronously() {
 async fn inside_the_window_a_reply_is_delivered_and_free() {
     let app = spawn_app().await;
     app.user_writes(USER).await;
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "hi there"))
         .await;
     assert_eq!(s, 200, "{b}");
@@ -335,7 +172,7 @@ async fn inside_the_window_a_reply_is_delivered_and_free() {
     assert_eq!(pricing["type"], "free_customer_service");
     assert_eq!(pricing["category"], "service");
     assert_eq!(m.charge.as_deref(), Some("0"));
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/{PHONE}/messages"), json!({"messaging_product": "whatsapp", "to": USER, "type": "image", "image": {"link": "https://example.com/a.jpg"}}))
         .await;
     assert_eq!(s, 200, "{b}");
@@ -348,7 +185,7 @@ async fn inside_the_window_a_reply_is_delivered_and_free() {
 async fn state_survives_a_restart() {
     let mut app = spawn_app().await;
     app.user_writes(USER).await;
-    let (_, b, _) = app
+    let (_, b) = app
         .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "one"))
         .await;
     assert_eq!(
@@ -356,7 +193,7 @@ async fn state_survives_a_restart() {
         "delivered"
     );
     app.restart().await;
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "two"))
         .await;
     assert_eq!(s, 200);
@@ -370,7 +207,7 @@ async fn state_survives_a_restart() {
 #[tokio::test]
 async fn unknown_templates_are_404_132001() {
     let app = spawn_app().await;
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/v23.0/{PHONE}/messages"), json!({"messaging_product": "whatsapp", "to": USER, "type": "template", "template": {"name": "nope", "language": {"code": "en_US"}}}))
         .await;
     assert_eq!(s, 404);
@@ -379,11 +216,11 @@ async fn unknown_templates_are_404_132001() {
 
 #[tokio::test]
 async fn throughput_limit_is_130429_with_retry_after() {
-    let app = spawn_app_with(5, false).await;
+    let app = Options::default().throughput_mps(5).spawn().await;
     let mut limited = 0;
     for i in 0..12 {
         let (s, b, h) = app
-            .post(
+            .post_with_headers(
                 &format!("/v23.0/{PHONE}/messages"),
                 text(&format!("55119876500{i:02}"), "x"),
             )
@@ -404,7 +241,7 @@ async fn pair_limit_is_131056() {
     let app = spawn_app().await;
     let mut last = (0, Value::Null);
     for _ in 0..46 {
-        let (s, b, _) = app
+        let (s, b) = app
             .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "x"))
             .await;
         last = (s, b);
@@ -424,7 +261,7 @@ async fn bad_bodies_get_graph_errors_never_500() {
         json!({"messaging_product": "whatsapp", "to": USER, "type": "text"}),
         json!({"messaging_product": "whatsapp", "to": "not-a-number", "type": "text", "text": {"body": "x"}}),
     ] {
-        let (s, b, _) = app
+        let (s, b) = app
             .post(&format!("/v23.0/{PHONE}/messages"), body.clone())
             .await;
         assert!((400..500).contains(&s), "{body} → {s}");
@@ -444,7 +281,7 @@ async fn bad_bodies_get_graph_errors_never_500() {
 #[tokio::test]
 async fn mark_as_read_succeeds() {
     let app = spawn_app().await;
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/v23.0/{PHONE}/messages"), json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X", "typing_indicator": {"type": "text"}}))
         .await;
     assert_eq!(s, 200);
@@ -475,7 +312,7 @@ fn template_send(name: &str, params: &[&str]) -> Value {
 #[tokio::test]
 async fn template_lifecycle_create_list_send_pause_edit_delete() {
     let mut app = spawn_app().await;
-    let (s, b, _) = app
+    let (s, b) = app
         .post(
             &format!("/v23.0/{WABA}/message_templates"),
             order_template("order_shipped", "en_US"),
@@ -487,7 +324,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
     let tid = b["id"].as_str().unwrap().to_owned();
 
     // The same name and language again is refused.
-    let (s, b, _) = app
+    let (s, b) = app
         .post(
             &format!("/v23.0/{WABA}/message_templates"),
             order_template("order_shipped", "en_US"),
@@ -499,7 +336,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
     // A parameter at the very start of the body is rejected by review, with a reason.
     let bad = json!({"name": "bad_one", "language": "en_US", "category": "utility",
                      "components": [{"type": "BODY", "text": "{{1}} is here", "example": {"body_text": [["x"]]}}]});
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/v23.0/{WABA}/message_templates"), bad)
         .await;
     assert_eq!(s, 200);
@@ -524,7 +361,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
     );
 
     // Sending: opt-in is needed outside a window (openwaba's own code), then it goes.
-    let (s, b, _) = app
+    let (s, b) = app
         .post(
             &format!("/v23.0/{PHONE}/messages"),
             template_send("order_shipped", &["Ana", "42"]),
@@ -539,7 +376,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
         )
         .await;
     assert_eq!(s, 200);
-    let (s, b, _) = app
+    let (s, b) = app
         .post(
             &format!("/v23.0/{PHONE}/messages"),
             template_send("order_shipped", &["Ana", "42"]),
@@ -552,7 +389,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
     assert_eq!(m.template_category.as_deref(), Some("UTILITY"));
 
     // Parameter count and unknown template.
-    let (s, b, _) = app
+    let (s, b) = app
         .post(
             &format!("/v23.0/{PHONE}/messages"),
             template_send("order_shipped", &["Ana"]),
@@ -560,7 +397,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
         .await;
     assert_eq!(s, 400);
     assert_graph_error(&b, 132_000);
-    let (s, b, _) = app
+    let (s, b) = app
         .post(
             &format!("/v23.0/{PHONE}/messages"),
             template_send("bad_one", &["x"]),
@@ -578,7 +415,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
             )
             .await;
         assert_eq!(s, 200);
-        let (s, b, _) = app
+        let (s, b) = app
             .post(
                 &format!("/v23.0/{PHONE}/messages"),
                 template_send("order_shipped", &["Ana", "42"]),
@@ -595,7 +432,7 @@ async fn template_lifecycle_create_list_send_pause_edit_delete() {
 
     // Templates survive a restart; edit; delete by name.
     app.restart().await;
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/v23.0/{tid}"), json!({"components": [{"type": "BODY", "text": "Hello {{1}}, order {{2}} is on its way.", "example": {"body_text": [["Ana", "1"]]}}]}))
         .await;
     assert_eq!(s, 200, "{b}");
@@ -625,7 +462,7 @@ async fn template_paging_emits_next_only_when_more_remains() {
     for i in 0..5 {
         let t = json!({"name": format!("t{i}"), "language": "en_US", "category": "marketing",
                        "components": [{"type": "BODY", "text": format!("Offer number {i} for you")}]});
-        let (s, _, _) = app
+        let (s, _) = app
             .post(&format!("/v23.0/{WABA}/message_templates"), t)
             .await;
         assert_eq!(s, 200);
@@ -666,7 +503,7 @@ async fn a_promotional_utility_template_is_approved_as_marketing() {
     let app = spawn_app().await;
     let t = json!({"name": "flash", "language": "en_US", "category": "UTILITY",
                    "components": [{"type": "BODY", "text": "Big sale today: 50% off everything"}]});
-    let (s, b, _) = app
+    let (s, b) = app
         .post(&format!("/v23.0/{WABA}/message_templates"), t)
         .await;
     assert_eq!(s, 200);

@@ -7,8 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-const USER: &str = "5511987650001";
-
 fn order_template(name: &str) -> serde_json::Value {
     json!({
         "name": name, "language": "en_US", "category": "utility",

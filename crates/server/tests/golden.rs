@@ -6,20 +6,15 @@
 //! (`--write-golden` rewrites them). A real server on a free port, over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use openwaba_server::app::{start, Running};
-use openwaba_server::config::Config;
+mod common;
+use common::*;
 use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-const TOKEN: &str = "test-token";
-const PHONE: &str = "300000000000001";
 /// A second number that reports failures synchronously (131047 as a Graph error).
 const SYNC_PHONE: &str = "300000000000002";
-const WABA: &str = "200000000000001";
-const APP: &str = "400000000000001";
-const USER: &str = "5511987650001";
 const STRANGER: &str = "5511987650099";
 
 // ---- the golden files and the comparison ---------------------------------------------------
@@ -176,92 +171,27 @@ fn the_comparison_sees_missing_extra_and_retyped_keys() {
 
 // ---- the server ----------------------------------------------------------------------------
 
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    running: Option<Running>,
-    _dir: tempfile::TempDir,
-}
-
-fn config(dir: &std::path::Path) -> Config {
-    let text = format!(
-        r#"
-listen = "127.0.0.1:0"
-data_dir = "{}"
-admin_token = "admin"
-[business]
-id = "100000000000001"
-name = "Shop"
-access_tokens = ["{TOKEN}"]
-[[business.wabas]]
-id = "{WABA}"
-timezone = "America/Sao_Paulo"
-[[business.wabas.phone_numbers]]
-id = "{PHONE}"
-number = "15550001111"
-throughput_mps = 1000
+/// The shared server, with a second number that reports failures synchronously.
+async fn spawn_with_sync_phone() -> TestApp {
+    Options::default()
+        .more_toml(&format!(
+            r#"
 [[business.wabas.phone_numbers]]
 id = "{SYNC_PHONE}"
 number = "15550002222"
 sync_failures = true
-[[business.apps]]
-id = "{APP}"
-"#,
-        dir.display()
-    );
-    Config::from_toml(&text).unwrap()
-}
-
-async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let running = start(&config(dir.path())).await.unwrap();
-    TestApp {
-        base: format!("http://{}", running.addr),
-        http: reqwest::Client::new(),
-        running: Some(running),
-        _dir: dir,
-    }
+"#
+        ))
+        .spawn()
+        .await
 }
 
 impl TestApp {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    /// A call that must answer `status`; its body.
+    /// A call with the business's token that must answer `status`; its body.
     async fn expect(&self, status: u16, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (s, b) = self.call(method.clone(), path, body).await;
+        let (s, b) = self.call(method.clone(), path, TOKEN, body).await;
         assert_eq!(s, status, "{method} {path}: {b}");
         b
-    }
-
-    async fn user_writes(&self, user: &str) {
-        let r = self
-            .http
-            .post(format!(
-                "{}/_admin/phone_numbers/{PHONE}/inbound",
-                self.base
-            ))
-            .bearer_auth("admin")
-            .json(&json!({"from": user}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
-
-    async fn stop(mut self) {
-        if let Some(r) = self.running.take() {
-            r.stop().await;
-        }
     }
 }
 
@@ -285,7 +215,7 @@ fn order_template() -> Value {
 
 #[tokio::test]
 async fn send_responses_have_the_oas_shape() {
-    let app = spawn_app().await;
+    let app = spawn_with_sync_phone().await;
     let g = golden("send_message.json");
     app.user_writes(USER).await;
     for (what, body) in [
@@ -373,7 +303,7 @@ async fn send_responses_have_the_oas_shape() {
 
 #[tokio::test]
 async fn media_responses_have_the_oas_shape() {
-    let app = spawn_app().await;
+    let app = spawn_with_sync_phone().await;
     let png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0];
     let form = Form::new()
         .text("messaging_product", "whatsapp")
@@ -411,7 +341,7 @@ async fn media_responses_have_the_oas_shape() {
 
 #[tokio::test]
 async fn template_responses_have_the_oas_shape() {
-    let app = spawn_app().await;
+    let app = spawn_with_sync_phone().await;
     let b = app
         .expect(
             200,
@@ -443,7 +373,7 @@ async fn template_responses_have_the_oas_shape() {
 
 #[tokio::test]
 async fn account_responses_have_the_oas_shape() {
-    let app = spawn_app().await;
+    let app = spawn_with_sync_phone().await;
     let b = app
         .expect(200, Method::GET, &format!("/v23.0/{PHONE}"), None)
         .await;
@@ -492,7 +422,7 @@ async fn account_responses_have_the_oas_shape() {
 
 #[tokio::test]
 async fn errors_have_the_oas_envelope() {
-    let app = spawn_app().await;
+    let app = spawn_with_sync_phone().await;
     let plain = golden("error_envelope.json");
     let with_subcode = golden("error_envelope_subcode.json");
 

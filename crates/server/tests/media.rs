@@ -2,90 +2,17 @@
 //! without a token, delete, scoping, and Meta's limits. A real server on a free port.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use openwaba_server::app::{start, Running};
-use openwaba_server::config::Config;
-use openwaba_store::{AccessToken, Business, PhoneNumber, SqliteStore, Store, Waba, Write};
+mod common;
+use common::*;
 use reqwest::multipart::{Form, Part};
+use reqwest::Method;
 use serde_json::Value;
 
-const TOKEN: &str = "test-token";
-const OTHER_TOKEN: &str = "other-token";
-const PHONE: &str = "300000000000001";
-const WABA: &str = "200000000000001";
-const OTHER_PHONE: &str = "902";
-
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    running: Option<Running>,
-    dir: tempfile::TempDir,
-}
-
-fn config(dir: &std::path::Path) -> Config {
-    let text = format!(
-        r#"
-listen = "127.0.0.1:0"
-data_dir = "{}"
-admin_token = "admin"
-[business]
-id = "100000000000001"
-name = "Shop"
-access_tokens = ["{TOKEN}"]
-[[business.wabas]]
-id = "{WABA}"
-[[business.wabas.phone_numbers]]
-id = "{PHONE}"
-number = "15550001111"
-"#,
-        dir.display()
-    );
-    Config::from_toml(&text).unwrap()
-}
-
 /// A server with a second business (its own WABA, number and token).
-async fn spawn_app() -> TestApp {
+async fn spawn_with_other_business() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let s = SqliteStore::open(dir.path()).unwrap();
-        s.commit(vec![
-            Write::Business(Business {
-                id: "900".into(),
-                name: "Other".into(),
-            }),
-            Write::Waba(Waba {
-                id: "901".into(),
-                business_id: "900".into(),
-                name: "W".into(),
-                timezone: "UTC".into(),
-                currency: "USD".into(),
-                consent_mode: "enforce".into(),
-            }),
-            Write::PhoneNumber(PhoneNumber {
-                id: OTHER_PHONE.into(),
-                waba_id: "901".into(),
-                number: "15550002222".into(),
-                verified_name: "X".into(),
-                quality_rating: "GREEN".into(),
-                messaging_limit_tier: "TIER_1K".into(),
-                throughput_mps: 80,
-                sync_failures: false,
-                registered: true,
-            }),
-            Write::Token(AccessToken {
-                token: OTHER_TOKEN.into(),
-                business_id: "900".into(),
-            }),
-        ])
-        .await
-        .unwrap();
-    }
-    let running = start(&config(dir.path())).await.unwrap();
-    TestApp {
-        base: format!("http://{}", running.addr),
-        http: reqwest::Client::new(),
-        running: Some(running),
-        dir,
-    }
+    seed_other_business(dir.path(), Some(OTHER_TOKEN)).await;
+    Options::default().spawn_in(dir).await
 }
 
 fn file(bytes: Vec<u8>, name: &str, mime: &str) -> Part {
@@ -109,16 +36,8 @@ fn png() -> Vec<u8> {
     b
 }
 
+/// Multipart uploads and downloads, used only here.
 impl TestApp {
-    async fn restart(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.stop().await;
-        }
-        let running = start(&config(self.dir.path())).await.unwrap();
-        self.base = format!("http://{}", running.addr);
-        self.running = Some(running);
-    }
-
     async fn upload_as(&self, token: &str, path: &str, form: Form) -> (u16, Value) {
         let r = self
             .http
@@ -142,21 +61,6 @@ impl TestApp {
         b["id"].as_str().unwrap().to_owned()
     }
 
-    async fn call(&self, method: reqwest::Method, token: &str, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, TOKEN, path).await
-    }
-
     /// Status, Content-Type and body of a download.
     async fn download(&self, url: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
         let mut req = self.http.get(url);
@@ -174,14 +78,6 @@ impl TestApp {
     }
 }
 
-fn assert_graph_error(body: &Value, code: u64) {
-    let e = &body["error"];
-    assert_eq!(e["code"], code, "{body}");
-    assert!(e["message"].as_str().unwrap().len() > 3, "{body}");
-    assert!(e["type"].is_string(), "{body}");
-    assert!(e["fbtrace_id"].is_string(), "{body}");
-}
-
 fn assert_unknown_object(status: u16, body: &Value) {
     assert_eq!(status, 400, "{body}");
     assert_graph_error(body, 100);
@@ -190,7 +86,7 @@ fn assert_unknown_object(status: u16, body: &Value) {
 
 #[tokio::test]
 async fn the_three_client_shapes_upload() {
-    let app = spawn_app().await;
+    let app = spawn_with_other_business().await;
     // type present (pywa, @great-detail, @kapso)
     let (s, b) = app.upload(full_form(png(), "image/png")).await;
     assert_eq!(s, 200, "{b}");
@@ -221,7 +117,7 @@ async fn the_three_client_shapes_upload() {
 
 #[tokio::test]
 async fn url_and_download_with_and_without_token() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_with_other_business().await;
     let bytes = png();
     let id = app.upload_ok(bytes.clone(), "image/png").await;
     let (s, m) = app.get(&format!("/v23.0/{id}")).await;
@@ -291,40 +187,32 @@ async fn url_and_download_with_and_without_token() {
 
 #[tokio::test]
 async fn delete_then_everything_is_gone() {
-    let app = spawn_app().await;
+    let app = spawn_with_other_business().await;
     let id = app.upload_ok(png(), "image/png").await;
     let (_, m) = app.get(&format!("/v23.0/{id}")).await;
     let url = m["url"].as_str().unwrap().to_owned();
-    let (s, b) = app
-        .call(reqwest::Method::DELETE, TOKEN, &format!("/v23.0/{id}"))
-        .await;
+    let (s, b) = app.delete(&format!("/v23.0/{id}")).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b, serde_json::json!({"success": true}));
     let (s, b) = app.get(&format!("/v23.0/{id}")).await;
     assert_unknown_object(s, &b);
     assert_eq!(app.download(&url, None).await.0, 404);
     assert_eq!(app.download(&url, Some(TOKEN)).await.0, 404);
-    let (s, b) = app
-        .call(reqwest::Method::DELETE, TOKEN, &format!("/v23.0/{id}"))
-        .await;
+    let (s, b) = app.delete(&format!("/v23.0/{id}")).await;
     assert_unknown_object(s, &b);
     assert!(!app.dir.path().join("media").join(&id).exists());
 }
 
 #[tokio::test]
 async fn another_business_sees_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_with_other_business().await;
     let id = app.upload_ok(png(), "image/png").await;
     let (s, b) = app
-        .call(reqwest::Method::GET, OTHER_TOKEN, &format!("/v23.0/{id}"))
+        .call(Method::GET, &format!("/v23.0/{id}"), OTHER_TOKEN, None)
         .await;
     assert_unknown_object(s, &b);
     let (s, b) = app
-        .call(
-            reqwest::Method::DELETE,
-            OTHER_TOKEN,
-            &format!("/v23.0/{id}"),
-        )
+        .call(Method::DELETE, &format!("/v23.0/{id}"), OTHER_TOKEN, None)
         .await;
     assert_unknown_object(s, &b);
     // Still there for its owner.
@@ -354,7 +242,7 @@ async fn another_business_sees_nothing() {
 
 #[tokio::test]
 async fn meta_limits_and_missing_parts() {
-    let app = spawn_app().await;
+    let app = spawn_with_other_business().await;
     // Unsupported type: 131053.
     let (s, b) = app.upload(full_form(b"GIF89a".to_vec(), "image/gif")).await;
     assert_eq!(s, 400);
@@ -454,9 +342,7 @@ async fn meta_limits_and_missing_parts() {
     // Unknown media ids.
     let (s, b) = app.get("/v23.0/123456789012345").await;
     assert_unknown_object(s, &b);
-    let (s, b) = app
-        .call(reqwest::Method::DELETE, TOKEN, "/v23.0/123456789012345")
-        .await;
+    let (s, b) = app.delete("/v23.0/123456789012345").await;
     assert_unknown_object(s, &b);
     assert_eq!(
         app.download(&format!("{}/_media/123456789012345", app.base), Some(TOKEN))
@@ -468,7 +354,7 @@ async fn meta_limits_and_missing_parts() {
 
 #[tokio::test]
 async fn send_references_are_checked() {
-    let app = spawn_app().await;
+    let app = spawn_with_other_business().await;
     let id = app.upload_ok(png(), "image/png").await;
     let st = &app.running.as_ref().unwrap().state;
     assert!(openwaba_server::media::check_send_reference(st, WABA, &id).is_ok());

@@ -14,8 +14,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-const USER: &str = "5511987650001";
-
 #[derive(Default)]
 struct Receiver {
     events: Mutex<Vec<(std::time::Instant, Value)>>,
