@@ -95,12 +95,20 @@ impl Sim {
             .unwrap_or_default()
     }
 
+    /// Reads a user's settings without copying them (on every send and receipt).
+    fn with_user<T>(&self, wa_id: &str, f: impl FnOnce(Option<&SimUser>) -> T) -> T {
+        match self.users.read() {
+            Ok(u) => f(u.get(wa_id)),
+            Err(_) => f(None),
+        }
+    }
+
     pub fn receipts(&self, wa_id: &str) -> Receipts {
-        self.user(wa_id).receipts
+        self.with_user(wa_id, |u| u.map(|u| u.receipts).unwrap_or_default())
     }
 
     pub fn reachable(&self, wa_id: &str) -> bool {
-        self.user(wa_id).reachable
+        self.with_user(wa_id, |u| u.is_none_or(|u| u.reachable))
     }
 
     fn name(&self, wa_id: &str) -> String {

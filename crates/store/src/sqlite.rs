@@ -58,11 +58,14 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#,
     // Webhooks: the outbox is written in the transaction of the change that causes it. Only
     // pending rows are indexed (a partial index), so the index stays as small as the backlog.
+    // The payload, written once, lives in its own table: each attempt rewrites only the
+    // small outbox row.
     r#"
 CREATE TABLE webhook_outbox (seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL,
-    ordering_key TEXT NOT NULL, field TEXT NOT NULL, payload TEXT NOT NULL,
+    ordering_key TEXT NOT NULL, field TEXT NOT NULL,
     created_at INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, state TEXT NOT NULL,
     attempts TEXT NOT NULL, delivered_at INTEGER);
+CREATE TABLE webhook_payloads (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (seq) WHERE state = 'pending';
 ALTER TABLE messages ADD COLUMN receipt TEXT;
 CREATE TABLE sim_users (wa_id TEXT PRIMARY KEY, settings TEXT NOT NULL);
@@ -260,8 +263,10 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 .execute([id])?;
         }
         Write::Webhook(o) => {
-            tx.prepare_cached("INSERT INTO webhook_outbox (seq, app_id, ordering_key, field, payload, created_at, next_attempt_at, state, attempts, delivered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
-                .execute(params![o.seq, o.app_id, o.ordering_key, o.field, o.payload, o.created_at, o.next_attempt_at, o.state, o.attempts, o.delivered_at])?;
+            tx.prepare_cached("INSERT INTO webhook_outbox (seq, app_id, ordering_key, field, created_at, next_attempt_at, state, attempts, delivered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
+                .execute(params![o.seq, o.app_id, o.ordering_key, o.field, o.created_at, o.next_attempt_at, o.state, o.attempts, o.delivered_at])?;
+            tx.prepare_cached("INSERT INTO webhook_payloads (seq, payload) VALUES (?1, ?2)")?
+                .execute(params![o.seq, o.payload])?;
         }
         Write::WebhookAttempt {
             seq,
@@ -299,7 +304,8 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
 
 const MESSAGE_COLUMNS: &str = "seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt";
 
-const WEBHOOK_COLUMNS: &str = "seq, app_id, ordering_key, field, payload, created_at, next_attempt_at, state, attempts, delivered_at";
+const WEBHOOK_COLUMNS: &str = "o.seq, o.app_id, o.ordering_key, o.field, p.payload, o.created_at, o.next_attempt_at, o.state, o.attempts, o.delivered_at";
+const WEBHOOK_FROM: &str = "webhook_outbox o JOIN webhook_payloads p ON p.seq = o.seq";
 
 fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
     Ok(WebhookRecord {
@@ -479,7 +485,7 @@ impl Store for SqliteStore {
     fn pending_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         self.read(|c| {
             let mut s = c.prepare(&format!(
-                "SELECT {WEBHOOK_COLUMNS} FROM webhook_outbox WHERE state = 'pending' ORDER BY seq"
+                "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE o.state = 'pending' ORDER BY o.seq"
             ))?;
             let v = s.query_map([], webhook_row)?.collect::<Result<_, _>>()?;
             Ok(v)
@@ -494,7 +500,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<WebhookRecord>, StoreError> {
         self.read(|c| {
             let mut s = c.prepare_cached(&format!(
-                "SELECT {WEBHOOK_COLUMNS} FROM webhook_outbox WHERE (?1 IS NULL OR state = ?1) AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+                "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE (?1 IS NULL OR o.state = ?1) AND o.seq < ?2 ORDER BY o.seq DESC LIMIT ?3"
             ))?;
             let v = s
                 .query_map(
@@ -509,7 +515,7 @@ impl Store for SqliteStore {
     fn webhook(&self, seq: i64) -> Result<Option<WebhookRecord>, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
-                &format!("SELECT {WEBHOOK_COLUMNS} FROM webhook_outbox WHERE seq = ?1"),
+                &format!("SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE o.seq = ?1"),
                 [seq],
                 webhook_row,
             )

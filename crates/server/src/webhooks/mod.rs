@@ -24,6 +24,7 @@ pub mod encode;
 pub mod payload;
 
 use crate::app::AppState;
+use axum::body::Bytes;
 use openwaba_store::{WebhookRecord, Write};
 use rand::Rng;
 use rustc_hash::FxHashMap;
@@ -66,7 +67,7 @@ const ATTEMPTS_KEPT: usize = 32;
 struct Delivery {
     seq: i64,
     app_id: String,
-    payload: Arc<str>,
+    payload: Bytes,
     created_at: i64,
     next_attempt_at: i64,
     attempts: Vec<Attempt>,
@@ -232,17 +233,18 @@ impl Webhooks {
         if apps.is_empty() {
             return prepared;
         }
-        let mut bodies: Vec<(u32, Arc<str>)> = Vec::with_capacity(1);
+        let mut bodies: Vec<(u32, Bytes, String)> = Vec::with_capacity(1);
         let Ok(mut q) = self.queues.lock() else {
             return prepared;
         };
         for (app_id, major) in apps {
-            let payload = match bodies.iter().find(|(m, _)| *m == major) {
-                Some((_, p)) => p.clone(),
+            let (payload, text) = match bodies.iter().find(|(m, _, _)| *m == major) {
+                Some((_, p, t)) => (p.clone(), t.clone()),
                 None => {
-                    let p: Arc<str> = encode::ascii_json(&envelope(major)).into();
-                    bodies.push((major, p.clone()));
-                    p
+                    let t = encode::ascii_json(&envelope(major));
+                    let p = Bytes::from(t.clone());
+                    bodies.push((major, p.clone(), t.clone()));
+                    (p, t)
                 }
             };
             let seq = self.last_seq.fetch_add(1, Ordering::Relaxed) + 1;
@@ -252,7 +254,7 @@ impl Webhooks {
                 app_id: app_id.clone(),
                 ordering_key: key.to_string(),
                 field: field.to_owned(),
-                payload: payload.to_string(),
+                payload: text,
                 created_at: now,
                 next_attempt_at: now,
                 state: "pending".into(),
@@ -292,7 +294,7 @@ impl Webhooks {
                 .push_back(Delivery {
                     seq: r.seq,
                     app_id: r.app_id,
-                    payload: r.payload.into(),
+                    payload: Bytes::from(r.payload),
                     created_at: r.created_at,
                     next_attempt_at: r.next_attempt_at,
                     attempts,
@@ -319,7 +321,7 @@ impl Webhooks {
             queue.push_back(Delivery {
                 seq: r.seq,
                 app_id: r.app_id,
-                payload: r.payload.into(),
+                payload: Bytes::from(r.payload),
                 // The horizon counts from the redelivery.
                 created_at: now,
                 next_attempt_at: now,
@@ -338,7 +340,7 @@ struct Job {
     key: Arc<str>,
     seq: i64,
     app_id: String,
-    payload: Arc<str>,
+    payload: Bytes,
 }
 
 enum Next {
@@ -511,17 +513,14 @@ async fn post(
     w: &Webhooks,
     url: &str,
     secret: &str,
-    payload: &str,
+    payload: &Bytes,
 ) -> (Option<u16>, Option<String>) {
     let r = w
         .http
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            encode::signature(secret, payload.as_bytes()),
-        )
-        .body(payload.to_owned())
+        .header("X-Hub-Signature-256", encode::signature(secret, payload))
+        .body(payload.clone())
         .send()
         .await;
     match r {
