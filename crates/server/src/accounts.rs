@@ -53,6 +53,25 @@ pub fn oauth_access_token(st: &AppState, q: &HashMap<String, String>) -> Result<
     }
 }
 
+/// The webhook fields a subscription names: comma-separated (as pywa sends them) or a JSON
+/// array; an empty list means every field.
+fn fields_list(raw: &str) -> Result<Option<String>, GraphError> {
+    let names: Vec<String> = match serde_json::from_str::<Vec<String>>(raw) {
+        Ok(v) => v,
+        Err(_) => raw.split(',').map(|s| s.trim().to_owned()).collect(),
+    };
+    let names: Vec<String> = names.into_iter().filter(|s| !s.is_empty()).collect();
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !n.bytes().all(|c| c.is_ascii_lowercase() || c == b'_'))
+    {
+        return Err(GraphError::invalid_value(format!(
+            "fields: `{bad}` is not a webhook field name"
+        )));
+    }
+    Ok((!names.is_empty()).then(|| names.join(",")))
+}
+
 async fn save_app(st: &AppState, app: App) -> Result<(), GraphError> {
     st.store
         .commit(vec![Write::App(app.clone())])
@@ -114,6 +133,9 @@ pub async fn app_subscriptions(
     app.callback_url = Some(url.clone());
     if let Some(t) = params.get("verify_token") {
         app.verify_token = t.clone();
+    }
+    if let Some(f) = params.get("fields") {
+        app.fields = fields_list(f)?;
     }
     save_app(st, app).await?;
     Ok(json!({"success": true}))
@@ -485,6 +507,10 @@ pub async fn admin_app(st: &AppState, v: &Value) -> Result<Value, GraphError> {
             verify_token: s(v, "verify_token").unwrap_or(old.verify_token),
             callback_url: s(v, "callback_url").or(old.callback_url),
             webhook_version: s(v, "webhook_version").unwrap_or(old.webhook_version),
+            fields: match s(v, "fields") {
+                Some(f) => fields_list(&f)?,
+                None => old.fields.clone(),
+            },
             ..old
         },
         None => App {
@@ -494,6 +520,10 @@ pub async fn admin_app(st: &AppState, v: &Value) -> Result<Value, GraphError> {
             verify_token: s(v, "verify_token").unwrap_or_else(|| ids::secret(16)),
             callback_url: s(v, "callback_url"),
             webhook_version: s(v, "webhook_version").unwrap_or_else(|| "v23.0".into()),
+            fields: s(v, "fields")
+                .map(|f| fields_list(&f))
+                .transpose()?
+                .flatten(),
         },
     };
     save_app(st, app.clone()).await?;

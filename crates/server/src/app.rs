@@ -224,6 +224,7 @@ async fn bootstrap(config: &Config, store: &dyn Store) -> Result<Option<Credenti
             verify_token: a.verify_token.clone().unwrap_or_else(|| ids::secret(16)),
             callback_url: a.callback_url.clone(),
             webhook_version: a.webhook_version.clone().unwrap_or_else(|| "v23.0".into()),
+            fields: a.fields.as_ref().map(|f| f.join(",")),
         };
         if ai == 0 {
             creds.app_id = app.id.clone();

@@ -172,6 +172,8 @@ pub struct AppConfig {
     pub verify_token: Option<String>,
     pub callback_url: Option<String>,
     pub webhook_version: Option<String>,
+    /// Webhook fields the app subscribes to (default: all of them).
+    pub fields: Option<Vec<String>>,
 }
 
 fn default_listen() -> SocketAddr {

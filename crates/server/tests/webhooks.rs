@@ -316,9 +316,15 @@ async fn a_failing_receiver_gets_everything_once_it_recovers_with_growing_spacin
         .collect();
     assert_eq!(bodies, ["m0", "m1", "m2"], "in order, none lost");
     // The inspector shows the attempts of the first event with their growing gaps.
-    wait_for("recorded", || true).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (_, list) = app.admin_get("/_admin/webhooks?state=delivered").await;
+    // Outcomes are recorded just after each 200: wait until all three are.
+    let mut list = Value::Null;
+    for _ in 0..150 {
+        list = app.admin_get("/_admin/webhooks?state=delivered").await.1;
+        if list["data"].as_array().is_some_and(|d| d.len() == 3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let first = list["data"].as_array().unwrap().last().unwrap().clone();
     let attempts = first["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 4, "{first}");
@@ -588,4 +594,50 @@ async fn admin_inbound_and_consent_reach_the_app_too() {
     assert_eq!(m["messages"][0]["id"], inbound_id);
     let p = &values(&rx, "user_preferences")[0];
     assert_eq!(p["user_preferences"][0]["value"], "stop");
+}
+
+/// An app receives only the fields it subscribed to (config, `/_admin/apps` or pywa's
+/// `/{app-id}/subscriptions?fields=…`); a bad field name is refused.
+#[tokio::test]
+async fn apps_receive_only_their_subscribed_fields() {
+    let (url_all, rx_all) = spawn_receiver(receiver()).await;
+    let (url_msgs, rx_msgs) = spawn_receiver(receiver()).await;
+    let app = spawn_app_with("", Some(&url_all)).await;
+    let (s, b) = app
+        .admin(
+            "/_admin/apps",
+            json!({"business_id": BUSINESS, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN,
+                   "callback_url": url_msgs, "fields": "messages"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .admin(
+            "/_admin/apps",
+            json!({"business_id": BUSINESS, "callback_url": "http://127.0.0.1:9/x", "fields": "Messages!"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = app
+        .post(
+            &format!("/v23.0/{WABA}/message_templates"),
+            json!({"name": "promo", "language": "en_US", "category": "marketing",
+            "components": [{"type": "BODY", "text": "Our summer sale starts today!"}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app.admin("/_sim/messages", json!({"from": USER, "text": "hi"}))
+        .await;
+    wait_for("all fields to the first app", || {
+        rx_all.events.lock().unwrap().len() == 2
+    })
+    .await;
+    wait_for("messages to the second", || {
+        !values(&rx_msgs, "messages").is_empty()
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(values(&rx_all, "message_template_status_update").len(), 1);
+    assert!(values(&rx_msgs, "message_template_status_update").is_empty());
+    assert_eq!(rx_msgs.events.lock().unwrap().len(), 1);
 }

@@ -46,6 +46,18 @@ pub struct App {
     pub verify_token: String,
     pub callback_url: Option<String>,
     pub webhook_version: String,
+    /// The webhook fields the app subscribed to, comma-separated (`messages,…`); `None`:
+    /// every field.
+    pub fields: Option<String>,
+}
+
+impl App {
+    /// Whether the app receives webhooks of `field`.
+    pub fn subscribed_to(&self, field: &str) -> bool {
+        self.fields
+            .as_deref()
+            .is_none_or(|f| f.split(',').any(|x| x.trim() == field))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

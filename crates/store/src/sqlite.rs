@@ -68,6 +68,7 @@ CREATE TABLE webhook_outbox (seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL,
 CREATE TABLE webhook_payloads (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (seq) WHERE state = 'pending';
 ALTER TABLE messages ADD COLUMN receipt TEXT;
+ALTER TABLE apps ADD COLUMN fields TEXT;
 CREATE TABLE sim_users (wa_id TEXT PRIMARY KEY, settings TEXT NOT NULL);
 "#,
 ];
@@ -229,8 +230,8 @@ fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 .execute(params![p.id, p.waba_id, p.number, p.verified_name, p.quality_rating, p.messaging_limit_tier, p.throughput_mps, p.sync_failures, p.registered])?;
         }
         Write::App(a) => {
-            tx.prepare_cached("INSERT OR REPLACE INTO apps (id, business_id, app_secret, verify_token, callback_url, webhook_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute(params![a.id, a.business_id, a.app_secret, a.verify_token, a.callback_url, a.webhook_version])?;
+            tx.prepare_cached("INSERT OR REPLACE INTO apps (id, business_id, app_secret, verify_token, callback_url, webhook_version, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute(params![a.id, a.business_id, a.app_secret, a.verify_token, a.callback_url, a.webhook_version, a.fields])?;
         }
         Write::Token(t) => {
             tx.prepare_cached(
@@ -388,10 +389,10 @@ impl Store for SqliteStore {
                     })
                 })?
                 .collect::<Result<_, _>>()?;
-            let mut s = c.prepare("SELECT id, business_id, app_secret, verify_token, callback_url, webhook_version FROM apps ORDER BY id")?;
+            let mut s = c.prepare("SELECT id, business_id, app_secret, verify_token, callback_url, webhook_version, fields FROM apps ORDER BY id")?;
             a.apps = s
                 .query_map([], |r| {
-                    Ok(App { id: r.get(0)?, business_id: r.get(1)?, app_secret: r.get(2)?, verify_token: r.get(3)?, callback_url: r.get(4)?, webhook_version: r.get(5)? })
+                    Ok(App { id: r.get(0)?, business_id: r.get(1)?, app_secret: r.get(2)?, verify_token: r.get(3)?, callback_url: r.get(4)?, webhook_version: r.get(5)?, fields: r.get(6)? })
                 })?
                 .collect::<Result<_, _>>()?;
             let mut s = c.prepare("SELECT token, business_id FROM access_tokens ORDER BY token")?;

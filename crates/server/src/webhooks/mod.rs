@@ -222,7 +222,11 @@ impl Webhooks {
                 let mut v: Vec<(String, u32)> = r
                     .apps
                     .values()
-                    .filter(|a| a.business_id == business && a.callback_url.is_some())
+                    .filter(|a| {
+                        a.business_id == business
+                            && a.callback_url.is_some()
+                            && a.subscribed_to(field)
+                    })
                     .map(|a| (a.id.clone(), payload::major_version(&a.webhook_version)))
                     .collect();
                 v.sort();
