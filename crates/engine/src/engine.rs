@@ -16,7 +16,7 @@ use crate::consent::{Consent, ConsentMode};
 use crate::conversation::{Conversation, ConversationId, OpenConversation};
 use crate::market::{is_us_number, MarketId, MarketTable};
 use crate::money::{Currency, Money};
-use crate::rates::{RateBook, RateError};
+use crate::rates::{CardId, RateBook, RateError, Tier};
 use crate::time::{Instant, LocalCalendar, TimeZoneId, YearMonth};
 use crate::version::{FreeTier, PricingVersion, FREE_TIER_CONVERSATIONS};
 use crate::wa_id::WaId;
@@ -218,6 +218,10 @@ pub struct Pricing {
     /// CBP: the conversation's charge on its opening message, 0 on the others.
     /// PMP: the message's own charge. `None` when the rate is missing and allowed.
     pub charge: Option<Money>,
+    /// The card that priced a charge taken from a card (none for free messages).
+    pub card: Option<CardId>,
+    /// PMP: the volume tier of a charged template.
+    pub tier: Option<Tier>,
 }
 
 /// Everything the platform would have done with one send.
@@ -299,7 +303,7 @@ pub struct Engine {
 /// Everything known of one user of the WABA: consent, and the state of each pair the user
 /// has with the WABA's numbers. Keyed by user so that a send costs one hash lookup (one
 /// likely cache miss) for both; most users talk to one number, kept inline.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct UserState {
     consent: Consent,
     pairs: SmallVec<[(WaId, PairState); 1]>,
@@ -421,6 +425,41 @@ impl Engine {
                 .iter()
                 .any(|(b, p)| *b == business && p.window.is_open(at))
         })
+    }
+
+    /// What [`Engine::send`] would decide, changing nothing: the same outcome (conversation
+    /// id included) that the send will produce if it is made next. It runs the send and
+    /// puts back the little state a send can touch (the user's state and the WABA's
+    /// counters), so a quote can never drift from the real decision.
+    pub fn quote(
+        &mut self,
+        at: Instant,
+        business: WaId,
+        user: WaId,
+        message: Outbound,
+        delivery: Delivery,
+    ) -> Result<SendOutcome, RateError> {
+        let user_before = self.users.get(&user).cloned();
+        let counters = (
+            self.waba.free_tier_used.clone(),
+            self.waba.volume.clone(),
+            self.waba.next_conversation,
+        );
+        let outcome = self.send(at, business, user, message, delivery);
+        match user_before {
+            Some(u) => {
+                self.users.insert(user, u);
+            }
+            None => {
+                self.users.remove(&user);
+            }
+        }
+        (
+            self.waba.free_tier_used,
+            self.waba.volume,
+            self.waba.next_conversation,
+        ) = counters;
+        outcome
     }
 
     /// Decides one send: accepted or not, which conversation, what price. The only error
@@ -575,6 +614,8 @@ impl Waba {
             billable: false,
             kind: PricingType::FreeEntryPoint,
             charge: Some(Money::ZERO),
+            card: None,
+            tier: None,
         });
     }
 
@@ -593,8 +634,8 @@ impl Waba {
             && self
                 .cfg
                 .rates
-                .card_for(version)
-                .rate(market, Category::AuthenticationInternational)
+                .card_for(version, self.calendar.date(at))
+                .and_then(|(_, card)| card.rate(market, Category::AuthenticationInternational))
                 .is_some()
         {
             let start = self
@@ -609,21 +650,33 @@ impl Waba {
         c.category()
     }
 
+    /// The charge of the `nth` charged event of the month at a market–category pair, the
+    /// card that priced it and its tier.
     fn rate(
-        &self,
+        &mut self,
         version: PricingVersion,
+        at: Instant,
         market: MarketId,
         category: Category,
         nth: u64,
-    ) -> Result<Option<Money>, RateError> {
-        let card = self.cfg.rates.card_for(version);
-        match card.tiered_rate(market, category, nth) {
-            Some(r) => Ok(Some(r)),
-            None if self.cfg.missing_rates == MissingRates::Allow => Ok(None),
+    ) -> Result<(Option<Money>, Option<CardId>, Tier), RateError> {
+        let date = self.calendar.date(at);
+        let found = self.cfg.rates.card_for(version, date);
+        let priced = found.and_then(|(id, card)| {
+            card.tiered_rate(market, category, nth)
+                .map(|r| (r, id, card.tier_of(market, category, nth)))
+        });
+        match priced {
+            Some((r, id, tier)) => Ok((Some(r), Some(id), tier)),
+            None if self.cfg.missing_rates == MissingRates::Allow => {
+                Ok((None, found.map(|(id, _)| id), Tier { from: 1, to: None }))
+            }
             None => Err(RateError::Missing {
                 market: self.cfg.markets.name(market).to_owned(),
                 category,
-                card: card.name().to_owned(),
+                card: found
+                    .map(|(_, c)| c.name().to_owned())
+                    .unwrap_or_else(|| "(none)".to_owned()),
             }),
         }
     }
@@ -674,20 +727,18 @@ impl Waba {
             FreeTier::ServiceConversations => category == Category::Service,
             FreeTier::None => false,
         };
-        let (kind, billable, charge) = if category == Category::Service && version.service_free() {
-            (ConversationType::Regular, false, Some(Money::ZERO))
-        } else if free_tier
-            && self.free_tier_used.get(&month).copied().unwrap_or(0) < FREE_TIER_CONVERSATIONS
-        {
-            *self.free_tier_used.entry(month).or_default() += 1;
-            (ConversationType::FreeTier, true, Some(Money::ZERO))
-        } else {
-            (
-                ConversationType::Regular,
-                true,
-                self.rate(version, market, category, 1)?,
-            )
-        };
+        let (kind, billable, charge, card) =
+            if category == Category::Service && version.service_free() {
+                (ConversationType::Regular, false, Some(Money::ZERO), None)
+            } else if free_tier
+                && self.free_tier_used.get(&month).copied().unwrap_or(0) < FREE_TIER_CONVERSATIONS
+            {
+                *self.free_tier_used.entry(month).or_default() += 1;
+                (ConversationType::FreeTier, true, Some(Money::ZERO), None)
+            } else {
+                let (charge, card, _) = self.rate(version, at, market, category, 1)?;
+                (ConversationType::Regular, true, charge, card)
+            };
         let id = self.new_conversation_id();
         let expires_at = at.plus_hours(24).ceil_to_minute();
         let conv = Conversation {
@@ -724,6 +775,8 @@ impl Waba {
             billable,
             kind: open.pricing_type,
             charge,
+            card,
+            tier: None,
         });
         outcome.opened = Some(conv);
         Ok(())
@@ -744,6 +797,8 @@ impl Waba {
             billable: false,
             kind: PricingType::FreeCustomerService,
             charge: Some(Money::ZERO),
+            card: None,
+            tier: None,
         };
         outcome.pricing = Some(match message {
             Outbound::FreeForm => free(Category::Service),
@@ -754,12 +809,15 @@ impl Waba {
                 let count = self.volume.entry((month, market, category)).or_default();
                 *count += 1;
                 let nth = *count;
+                let (charge, card, tier) = self.rate(version, at, market, category, nth)?;
                 Pricing {
                     model: PricingModel::Pmp,
                     category,
                     billable: true,
                     kind: PricingType::Regular,
-                    charge: self.rate(version, market, category, nth)?,
+                    charge,
+                    card,
+                    tier: Some(tier),
                 }
             }
         });
@@ -782,5 +840,7 @@ fn join(outcome: &mut SendOutcome, c: &OpenConversation) {
         billable: c.billable,
         kind: c.pricing_type,
         charge: Some(Money::ZERO),
+        card: None,
+        tier: None,
     });
 }

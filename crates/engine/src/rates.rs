@@ -14,6 +14,7 @@ use crate::category::Category;
 use crate::market::{MarketId, MarketTable};
 use crate::money::{Currency, Money};
 use crate::version::PricingVersion;
+use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +31,23 @@ pub enum RateError {
         category: Category,
         card: String,
     },
+}
+
+/// A volume tier: the first and last monthly message counts it covers, 1-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tier {
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+impl std::fmt::Display for Tier {
+    /// Meta's `pricing_analytics` spelling: `<LOWER>:<UPPER|MAX>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.to {
+            Some(to) => write!(f, "{}:{}", self.from, to),
+            None => write!(f, "{}:MAX", self.from),
+        }
+    }
 }
 
 /// One rate card in one currency.
@@ -246,21 +264,83 @@ impl RateCard {
         self.rate(market, category)
     }
 
+    /// The volume tier the `nth` charged message falls in: its first and last message
+    /// counts (`None`: no upper bound). A card without tiers has one tier, `1..`.
+    pub fn tier_of(&self, market: MarketId, category: Category, nth: u64) -> Tier {
+        let Some(tiers) = self.tiers.get(&(market, category)) else {
+            return Tier { from: 1, to: None };
+        };
+        let i = tiers.iter().rposition(|(from, _)| *from <= nth);
+        match i {
+            Some(i) => Tier {
+                from: tiers[i].0,
+                to: tiers.get(i + 1).map(|(f, _)| f - 1),
+            },
+            None => Tier {
+                from: 1,
+                to: tiers.first().map(|(f, _)| f.saturating_sub(1)),
+            },
+        }
+    }
+
     pub fn has_tiers(&self) -> bool {
         !self.tiers.is_empty()
     }
 }
 
-/// Which card prices an event: the built-in card of the version in force, or one card the
-/// user supplied for everything.
+/// A card's place in a [`RateBook`]: what a charge records to say which card priced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CardId(pub u16);
+
+/// The versions a card can price. A card is printed for one pricing model: the v0 card
+/// (business- and user-initiated), the four-category conversation cards, or the per-message
+/// cards; a card loaded at runtime belongs to the family in force on its effective date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardFamily {
+    V0,
+    Conversations,
+    PerMessage,
+    /// One card for every version (`replay --rates`).
+    Any,
+}
+
+impl CardFamily {
+    pub fn of(version: PricingVersion) -> CardFamily {
+        match version {
+            PricingVersion::V0 => CardFamily::V0,
+            PricingVersion::V3 => CardFamily::PerMessage,
+            _ => CardFamily::Conversations,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardFamily::V0 => "v0",
+            CardFamily::Conversations => "conversation",
+            CardFamily::PerMessage => "per_message",
+            CardFamily::Any => "any",
+        }
+    }
+    fn prices(self, version: PricingVersion) -> bool {
+        self == CardFamily::Any || self == CardFamily::of(version)
+    }
+}
+
+/// One card of the book and the first (WABA-local) date it prices.
 #[derive(Debug, Clone)]
-pub enum RateBook {
-    Builtin {
-        v0: RateCard,
-        cbp: RateCard,
-        pmp: RateCard,
-    },
-    Single(RateCard),
+pub struct BookEntry {
+    pub id: CardId,
+    pub effective_from: NaiveDate,
+    pub family: CardFamily,
+    pub card: RateCard,
+}
+
+/// Which card prices an event: among the cards of the event's pricing family, the one with
+/// the latest effective date on or before the event's date (the earliest of the family when
+/// the event predates them all, as in a what-if replay of 2023 traffic under the 2025
+/// rules). Cards are only ever added, so a [`CardId`] recorded with a charge stays valid.
+#[derive(Debug, Clone)]
+pub struct RateBook {
+    entries: Vec<BookEntry>,
 }
 
 const CBP_2022: &str = include_str!("../data/cbp-2022-02-usd.csv");
@@ -270,30 +350,75 @@ const PMP_2025: &str = include_str!("../data/pmp-2025-07-usd.csv");
 impl RateBook {
     /// The cards shipped with openwaba (see `data/PROVENANCE.md`).
     pub fn builtin(markets: &MarketTable) -> Result<RateBook, RateError> {
-        Ok(RateBook::Builtin {
-            v0: RateCard::from_csv("built-in cbp-2022-02-usd", CBP_2022, markets)?,
-            cbp: RateCard::from_csv("built-in cbp-2023-06-usd", CBP_2023, markets)?,
-            pmp: RateCard::from_csv("built-in pmp-2025-07-usd", PMP_2025, markets)?,
-        })
+        let mut book = RateBook {
+            entries: Vec::new(),
+        };
+        book.add(
+            PricingVersion::V0.effective_from(),
+            CardFamily::V0,
+            RateCard::from_csv("built-in cbp-2022-02-usd", CBP_2022, markets)?,
+        );
+        book.add(
+            PricingVersion::V1.effective_from(),
+            CardFamily::Conversations,
+            RateCard::from_csv("built-in cbp-2023-06-usd", CBP_2023, markets)?,
+        );
+        book.add(
+            PricingVersion::V3.effective_from(),
+            CardFamily::PerMessage,
+            RateCard::from_csv("built-in pmp-2025-07-usd", PMP_2025, markets)?,
+        );
+        Ok(book)
     }
 
-    pub fn card_for(&self, version: PricingVersion) -> &RateCard {
-        match self {
-            RateBook::Single(c) => c,
-            RateBook::Builtin { v0, cbp, pmp } => match version {
-                PricingVersion::V0 => v0,
-                PricingVersion::V3 => pmp,
-                _ => cbp,
-            },
-        }
+    /// One card for every event, whatever its version or date.
+    pub fn single(card: RateCard) -> RateBook {
+        let mut book = RateBook {
+            entries: Vec::new(),
+        };
+        book.add(NaiveDate::MIN, CardFamily::Any, card);
+        book
     }
 
-    /// The currency of every charge. Built-in cards are all USD.
+    /// Adds a card effective from a date, for the family in force on that date (or `family`
+    /// when given). Later events of that family on or after the date are priced by it.
+    pub fn add(&mut self, effective_from: NaiveDate, family: CardFamily, card: RateCard) -> CardId {
+        let id = CardId(u16::try_from(self.entries.len()).unwrap_or(u16::MAX));
+        self.entries.push(BookEntry {
+            id,
+            effective_from,
+            family,
+            card,
+        });
+        id
+    }
+
+    /// Every card, in the order they were added.
+    pub fn entries(&self) -> &[BookEntry] {
+        &self.entries
+    }
+
+    pub fn get(&self, id: CardId) -> Option<&RateCard> {
+        self.entries.get(usize::from(id.0)).map(|e| &e.card)
+    }
+
+    /// The card that prices an event of `version` on `date`.
+    pub fn card_for(&self, version: PricingVersion, date: NaiveDate) -> Option<(CardId, &RateCard)> {
+        let family = self.entries.iter().filter(|e| e.family.prices(version));
+        let best = family
+            .clone()
+            .filter(|e| e.effective_from <= date)
+            .max_by_key(|e| (e.effective_from, e.id))
+            .or_else(|| family.min_by_key(|e| (e.effective_from, e.id)));
+        best.map(|e| (e.id, &e.card))
+    }
+
+    /// The currency of charges: the first card's (built-in cards are all USD).
     pub fn currency(&self) -> Currency {
-        match self {
-            RateBook::Single(c) => c.currency(),
-            RateBook::Builtin { cbp, .. } => cbp.currency(),
-        }
+        self.entries
+            .first()
+            .map(|e| e.card.currency())
+            .unwrap_or(Currency::USD)
     }
 }
 
@@ -319,33 +444,81 @@ mod tests {
         assert_eq!(c.currency(), Currency::USD);
     }
 
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
     #[test]
     fn builtin_cards_load() {
         let m = MarketTable::builtin();
         let b = RateBook::builtin(&m).unwrap();
         let br = m.by_name("Brazil").unwrap();
-        assert_eq!(
-            b.card_for(PricingVersion::V1)
-                .rate(br, Category::Marketing)
+        let rate = |v, date, market, c| {
+            b.card_for(v, d(date))
                 .unwrap()
-                .to_string(),
+                .1
+                .rate(market, c)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            rate(PricingVersion::V1, "2023-06-05", br, Category::Marketing),
             "0.0625"
         );
         assert_eq!(
-            b.card_for(PricingVersion::V0)
-                .rate(br, Category::BusinessInitiated)
-                .unwrap()
-                .to_string(),
+            rate(PricingVersion::V0, "2023-01-05", br, Category::BusinessInitiated),
             "0.05"
         );
         let na = m.by_name("North America").unwrap();
         assert_eq!(
-            b.card_for(PricingVersion::V3)
-                .rate(na, Category::Utility)
-                .unwrap()
-                .to_string(),
+            rate(PricingVersion::V3, "2025-07-05", na, Category::Utility),
             "0.0034"
         );
+        // A what-if replay of 2023 traffic under v3 still finds the per-message card.
+        assert_eq!(
+            rate(PricingVersion::V3, "2023-06-05", na, Category::Utility),
+            "0.0034"
+        );
+    }
+
+    #[test]
+    fn a_card_loaded_later_prices_its_family_from_its_date_on() {
+        let m = MarketTable::builtin();
+        let mut b = RateBook::builtin(&m).unwrap();
+        let card = RateCard::from_csv(
+            "pmp-2026-01",
+            "Market,Currency,Marketing,Utility,Authentication,Authentication-International,Service\nNorth America,$US,0.0250,0.0030,0.0030,n/a,0\n",
+            &m,
+        )
+        .unwrap();
+        let id = b.add(d("2026-01-01"), CardFamily::PerMessage, card);
+        let na = m.by_name("North America").unwrap();
+        let (before, _) = b.card_for(PricingVersion::V3, d("2025-12-31")).unwrap();
+        let (after, c) = b.card_for(PricingVersion::V3, d("2026-01-01")).unwrap();
+        assert_ne!(before, id);
+        assert_eq!(after, id);
+        assert_eq!(c.rate(na, Category::Utility).unwrap().to_string(), "0.003");
+        // Conversation-priced events are not touched by a per-message card.
+        let (cbp, _) = b.card_for(PricingVersion::V2, d("2026-01-01")).unwrap();
+        assert_ne!(cbp, id);
+    }
+
+    #[test]
+    fn tiers_have_bounds() {
+        let m = MarketTable::builtin();
+        let card = RateCard::from_csv(
+            "t",
+            "Market,Currency,Marketing,Utility,Authentication,Authentication-International,Service\nBrazil,$US,0.0625,0.0068,0.0068,n/a,0\n",
+            &m,
+        )
+        .unwrap()
+        .with_tiers_csv("t", "Brazil,Utility,100,0.0060\nBrazil,Utility,1000,0.0050\n", &m)
+        .unwrap();
+        let br = m.by_name("Brazil").unwrap();
+        assert_eq!(card.tier_of(br, Category::Utility, 5).to_string(), "1:99");
+        assert_eq!(card.tier_of(br, Category::Utility, 100).to_string(), "100:999");
+        assert_eq!(card.tier_of(br, Category::Utility, 5000).to_string(), "1000:MAX");
+        assert_eq!(card.tier_of(br, Category::Marketing, 5).to_string(), "1:MAX");
     }
 
     #[test]

@@ -166,7 +166,7 @@ fn engine(log: &Log) -> Engine {
         policy: Policy::Auto,
         consent: log.consent,
         markets,
-        rates: RateBook::Single(card),
+        rates: RateBook::single(card),
         missing_rates: MissingRates::Fail,
         authentication_international: log.authentication_international,
         conversation_seed: 1,
@@ -409,6 +409,33 @@ proptest! {
             }
         }
         prop_assert_eq!(total, conversations + per_message, "{} conversations", opened);
+    }
+
+    /// A quote before every send equals the send that follows it, and quoting changes
+    /// nothing: the outcomes of a run with a quote before every send equal a plain run.
+    #[test]
+    fn a_quote_is_what_the_send_then_does(log in log()) {
+        let plain = run(&log);
+        let mut e = engine(&log);
+        for (&(at, ev), expected) in log.events.iter().zip(plain) {
+            match ev {
+                Ev::Send { biz, user, msg, delivered } => {
+                    let delivery = if delivered { Delivery::Delivered } else { Delivery::Undeliverable };
+                    let (b, u) = (wa(BUSINESSES[biz]), wa(USERS[user]));
+                    let quoted = e.quote(at, b, u, msg, delivery);
+                    let again = e.quote(at, b, u, msg, delivery);
+                    let sent = e.send(at, b, u, msg, delivery);
+                    prop_assert_eq!(&quoted, &again);
+                    prop_assert_eq!(&quoted, &sent);
+                    prop_assert_eq!(Some(sent), expected);
+                }
+                Ev::Inbound { biz, user, referral } => e.inbound(at, wa(BUSINESSES[biz]), wa(USERS[user]), referral),
+                Ev::OptIn(u) => e.opt_in(wa(USERS[u])),
+                Ev::OptOut(u) => e.opt_out(wa(USERS[u])),
+                Ev::MarketingStop(u) => e.marketing_stop(wa(USERS[u])),
+                Ev::MarketingResume(u) => e.marketing_resume(wa(USERS[u])),
+            }
+        }
     }
 
     /// The engine is a pure function of the log.

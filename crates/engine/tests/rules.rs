@@ -77,7 +77,7 @@ fn card_config(card: RateCard) -> EngineConfig {
         policy: Policy::Auto,
         consent: ConsentMode::Enforce,
         markets: MarketTable::builtin(),
-        rates: RateBook::Single(card),
+        rates: RateBook::single(card),
         missing_rates: MissingRates::Fail,
         authentication_international: false,
         conversation_seed: 1,

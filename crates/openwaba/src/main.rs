@@ -195,7 +195,7 @@ fn engine_config(a: &ReplayArgs) -> Result<EngineConfig, Usage> {
                     )
                     .map_err(|e| Usage(e.to_string()))?;
             }
-            RateBook::Single(card)
+            RateBook::single(card)
         }
     };
     let policy = if a.policy.eq_ignore_ascii_case("auto") {
