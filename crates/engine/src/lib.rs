@@ -11,6 +11,7 @@
 pub mod category;
 pub mod consent;
 pub mod conversation;
+pub mod country;
 pub mod engine;
 pub mod market;
 pub mod money;
@@ -30,7 +31,7 @@ pub use engine::{
 };
 pub use market::{MarketId, MarketTable};
 pub use money::{Currency, Money};
-pub use rates::{RateBook, RateCard, RateError};
+pub use rates::{BookEntry, CardFamily, CardId, RateBook, RateCard, RateError, Tier};
 pub use time::{Instant, LocalCalendar, TimeZoneId, YearMonth};
 pub use version::PricingVersion;
 pub use wa_id::WaId;

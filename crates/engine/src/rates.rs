@@ -403,7 +403,11 @@ impl RateBook {
     }
 
     /// The card that prices an event of `version` on `date`.
-    pub fn card_for(&self, version: PricingVersion, date: NaiveDate) -> Option<(CardId, &RateCard)> {
+    pub fn card_for(
+        &self,
+        version: PricingVersion,
+        date: NaiveDate,
+    ) -> Option<(CardId, &RateCard)> {
         let family = self.entries.iter().filter(|e| e.family.prices(version));
         let best = family
             .clone()
@@ -466,7 +470,12 @@ mod tests {
             "0.0625"
         );
         assert_eq!(
-            rate(PricingVersion::V0, "2023-01-05", br, Category::BusinessInitiated),
+            rate(
+                PricingVersion::V0,
+                "2023-01-05",
+                br,
+                Category::BusinessInitiated
+            ),
             "0.05"
         );
         let na = m.by_name("North America").unwrap();
@@ -516,9 +525,18 @@ mod tests {
         .unwrap();
         let br = m.by_name("Brazil").unwrap();
         assert_eq!(card.tier_of(br, Category::Utility, 5).to_string(), "1:99");
-        assert_eq!(card.tier_of(br, Category::Utility, 100).to_string(), "100:999");
-        assert_eq!(card.tier_of(br, Category::Utility, 5000).to_string(), "1000:MAX");
-        assert_eq!(card.tier_of(br, Category::Marketing, 5).to_string(), "1:MAX");
+        assert_eq!(
+            card.tier_of(br, Category::Utility, 100).to_string(),
+            "100:999"
+        );
+        assert_eq!(
+            card.tier_of(br, Category::Utility, 5000).to_string(),
+            "1000:MAX"
+        );
+        assert_eq!(
+            card.tier_of(br, Category::Marketing, 5).to_string(),
+            "1:MAX"
+        );
     }
 
     #[test]
