@@ -14,9 +14,11 @@
 //! (business number, user) pair to be serialized: records carry both keys, and the server
 //! decides a pair under one lock, so a pair can later be pinned to a node or locked by key.
 
+pub mod ledger;
 pub mod records;
 pub mod sqlite;
 
+pub use ledger::*;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
@@ -74,4 +76,33 @@ pub trait Store: Send + Sync + 'static {
     fn last_message_seq(&self) -> Result<i64, StoreError>;
     /// One uploaded media by id (deleted media are gone).
     fn media(&self, id: &str) -> Result<Option<MediaRecord>, StoreError>;
+    /// The ledger rollup rows of a WABA at `grain` with `from <= bucket < to`.
+    fn ledger_rollup(
+        &self,
+        waba_id: &str,
+        grain: Grain,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<RollupRow>, StoreError>;
+    /// The messaging rollup rows of a WABA at `grain` with `from <= bucket < to`.
+    fn message_rollup(
+        &self,
+        waba_id: &str,
+        grain: Grain,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<MessageCountRow>, StoreError>;
+    /// Ledger entries of a WABA with `from <= at < to` and `seq > after`, in `seq` order.
+    fn ledger(
+        &self,
+        waba_id: &str,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// Every rate card loaded at runtime, in loading order.
+    fn rate_cards(&self) -> Result<Vec<RateCardRecord>, StoreError>;
+    /// Every WABA budget.
+    fn budgets(&self) -> Result<Vec<BudgetRecord>, StoreError>;
 }

@@ -225,6 +225,18 @@ pub enum Write {
         key: String,
         value: String,
     },
+    /// A ledger entry (and, by the writer, its rollups).
+    Ledger(Box<crate::ledger::LedgerEntry>),
+    /// A message counted for the messaging analytics.
+    MessageCount(Box<crate::ledger::MessageCount>),
+    /// A rate card loaded at runtime.
+    RateCard(Box<crate::ledger::RateCardRecord>),
+    /// A WABA's budget set (or replaced).
+    Budget(Box<crate::ledger::BudgetRecord>),
+    /// A WABA's budget removed.
+    DeleteBudget {
+        waba_id: String,
+    },
 }
 
 impl Write {

@@ -1,9 +1,11 @@
 //! The embedded SQLite store: one file in the data directory, WAL journal, migrations at
 //! open, and a writer thread that group-commits.
 
+use crate::ledger::*;
 use crate::records::*;
 use crate::{Store, StoreError, StoreFuture};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{mpsc, Mutex};
 use tokio::sync::oneshot;
@@ -71,7 +73,113 @@ ALTER TABLE messages ADD COLUMN receipt TEXT;
 ALTER TABLE apps ADD COLUMN fields TEXT;
 CREATE TABLE sim_users (wa_id TEXT PRIMARY KEY, settings TEXT NOT NULL);
 "#,
+    // 7: the ledger, keyed by the booking message's sequence number, and its rollups (see
+    // `ledger`): WITHOUT ROWID so a rollup row lives in its key's B-tree, read in bucket order.
+    r#"
+CREATE TABLE ledger (seq INTEGER PRIMARY KEY, waba_id TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL, business TEXT NOT NULL, wa_id TEXT NOT NULL,
+    market TEXT NOT NULL, country TEXT NOT NULL, category TEXT NOT NULL, model TEXT NOT NULL,
+    pricing_type TEXT NOT NULL, direction TEXT NOT NULL, conversation_id TEXT, amount TEXT,
+    currency TEXT NOT NULL, card TEXT, tier TEXT, at INTEGER NOT NULL, day INTEGER NOT NULL);
+CREATE TABLE ledger_rollup (waba_id TEXT NOT NULL, grain TEXT NOT NULL, bucket INTEGER NOT NULL,
+    phone_number_id TEXT NOT NULL, country TEXT NOT NULL, market TEXT NOT NULL,
+    category TEXT NOT NULL, model TEXT NOT NULL, pricing_type TEXT NOT NULL,
+    direction TEXT NOT NULL, tier TEXT NOT NULL, unit TEXT NOT NULL, currency TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (waba_id, grain, bucket, phone_number_id, country, market, category, model,
+        pricing_type, direction, tier, unit, currency)) WITHOUT ROWID;
+CREATE TABLE message_rollup (waba_id TEXT NOT NULL, grain TEXT NOT NULL, bucket INTEGER NOT NULL,
+    phone_number_id TEXT NOT NULL, country TEXT NOT NULL, sent INTEGER NOT NULL,
+    delivered INTEGER NOT NULL,
+    PRIMARY KEY (waba_id, grain, bucket, phone_number_id, country)) WITHOUT ROWID;
+CREATE TABLE rate_cards (seq INTEGER PRIMARY KEY, waba_id TEXT, name TEXT NOT NULL,
+    effective_from TEXT NOT NULL, family TEXT NOT NULL, csv TEXT NOT NULL, tiers_csv TEXT,
+    created_at INTEGER NOT NULL);
+CREATE TABLE budgets (waba_id TEXT PRIMARY KEY, amount TEXT NOT NULL, currency TEXT NOT NULL,
+    thresholds TEXT NOT NULL, hard_stop INTEGER NOT NULL);
+"#,
 ];
+
+/// Rollup deltas of one transaction, applied once per key just before it commits.
+#[derive(Default)]
+struct Rollups {
+    ledger: HashMap<(String, Grain, i64, RollupKey), i64>,
+    messages: HashMap<(String, Grain, i64, String, String), (i64, i64)>,
+}
+
+impl Rollups {
+    fn ledger(&mut self, e: &LedgerEntry) {
+        let key = RollupKey::of(e);
+        for (grain, bucket) in [
+            (Grain::HalfHour, e.at.div_euclid(HALF_HOUR_MS)),
+            (Grain::Day, e.day),
+        ] {
+            *self
+                .ledger
+                .entry((e.waba_id.clone(), grain, bucket, key.clone()))
+                .or_default() += 1;
+        }
+    }
+
+    fn message(&mut self, m: &MessageCount) {
+        for (grain, bucket) in [
+            (Grain::HalfHour, m.at.div_euclid(HALF_HOUR_MS)),
+            (Grain::Day, m.day),
+        ] {
+            let v = self
+                .messages
+                .entry((
+                    m.waba_id.clone(),
+                    grain,
+                    bucket,
+                    m.phone_number_id.clone(),
+                    m.country.clone(),
+                ))
+                .or_default();
+            v.0 += m.sent;
+            v.1 += m.delivered;
+        }
+    }
+
+    fn flush(self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        if !self.ledger.is_empty() {
+            let mut st = tx.prepare_cached("INSERT INTO ledger_rollup (waba_id, grain, bucket, phone_number_id, country, market, category, model, pricing_type, direction, tier, unit, currency, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO UPDATE SET count = count + excluded.count")?;
+            for ((waba, grain, bucket, k), n) in self.ledger {
+                st.execute(params![
+                    waba,
+                    grain.as_str(),
+                    bucket,
+                    k.phone_number_id,
+                    k.country,
+                    k.market,
+                    k.category,
+                    k.model,
+                    k.pricing_type,
+                    k.direction,
+                    k.tier,
+                    k.unit,
+                    k.currency,
+                    n
+                ])?;
+            }
+        }
+        if !self.messages.is_empty() {
+            let mut st = tx.prepare_cached("INSERT INTO message_rollup (waba_id, grain, bucket, phone_number_id, country, sent, delivered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET sent = sent + excluded.sent, delivered = delivered + excluded.delivered")?;
+            for ((waba, grain, bucket, phone, country), (sent, delivered)) in self.messages {
+                st.execute(params![
+                    waba,
+                    grain.as_str(),
+                    bucket,
+                    phone,
+                    country,
+                    sent,
+                    delivered
+                ])?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The most writes one transaction takes before it commits and starts another.
 const MAX_BATCH: usize = 4096;
@@ -206,17 +314,41 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>) {
 
 fn apply(c: &mut Connection, jobs: &[Job]) -> Result<(), StoreError> {
     let tx = c.transaction()?;
+    let mut rollups = Rollups::default();
     for j in jobs {
         for w in &j.writes {
-            write(&tx, w)?;
+            write(&tx, w, &mut rollups)?;
         }
     }
+    rollups.flush(&tx)?;
     tx.commit()?;
     Ok(())
 }
 
-fn write(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
+fn write(
+    tx: &rusqlite::Transaction<'_>,
+    w: &Write,
+    rollups: &mut Rollups,
+) -> Result<(), StoreError> {
     match w {
+        Write::Ledger(e) => {
+            tx.prepare_cached("INSERT INTO ledger (seq, waba_id, phone_number_id, business, wa_id, market, country, category, model, pricing_type, direction, conversation_id, amount, currency, card, tier, at, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?
+                .execute(params![e.seq, e.waba_id, e.phone_number_id, e.business, e.wa_id, e.market, e.country, e.category, e.model, e.pricing_type, e.direction, e.conversation_id, e.amount, e.currency, e.card, e.tier, e.at, e.day])?;
+            rollups.ledger(e);
+        }
+        Write::MessageCount(m) => rollups.message(m),
+        Write::RateCard(r) => {
+            tx.prepare_cached("INSERT INTO rate_cards (seq, waba_id, name, effective_from, family, csv, tiers_csv, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                .execute(params![r.seq, r.waba_id, r.name, r.effective_from, r.family, r.csv, r.tiers_csv, r.created_at])?;
+        }
+        Write::Budget(b) => {
+            tx.prepare_cached("INSERT OR REPLACE INTO budgets (waba_id, amount, currency, thresholds, hard_stop) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![b.waba_id, b.amount, b.currency, b.thresholds, b.hard_stop])?;
+        }
+        Write::DeleteBudget { waba_id } => {
+            tx.prepare_cached("DELETE FROM budgets WHERE waba_id = ?1")?
+                .execute([waba_id])?;
+        }
         Write::Business(b) => {
             tx.prepare_cached("INSERT OR REPLACE INTO businesses (id, name) VALUES (?1, ?2)")?
                 .execute(params![b.id, b.name])?;
@@ -597,6 +729,142 @@ impl Store for SqliteStore {
             .optional()?)
         })
     }
+
+    fn ledger_rollup(
+        &self,
+        waba_id: &str,
+        grain: Grain,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<RollupRow>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached("SELECT bucket, phone_number_id, country, market, category, model, pricing_type, direction, tier, unit, currency, count FROM ledger_rollup WHERE waba_id = ?1 AND grain = ?2 AND bucket >= ?3 AND bucket < ?4")?;
+            let v = s
+                .query_map(params![waba_id, grain.as_str(), from, to], |r| {
+                    Ok(RollupRow {
+                        bucket: r.get(0)?,
+                        key: RollupKey {
+                            phone_number_id: r.get(1)?,
+                            country: r.get(2)?,
+                            market: r.get(3)?,
+                            category: r.get(4)?,
+                            model: r.get(5)?,
+                            pricing_type: r.get(6)?,
+                            direction: r.get(7)?,
+                            tier: r.get(8)?,
+                            unit: r.get(9)?,
+                            currency: r.get(10)?,
+                        },
+                        count: r.get(11)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    fn message_rollup(
+        &self,
+        waba_id: &str,
+        grain: Grain,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<MessageCountRow>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached("SELECT bucket, phone_number_id, country, sent, delivered FROM message_rollup WHERE waba_id = ?1 AND grain = ?2 AND bucket >= ?3 AND bucket < ?4")?;
+            let v = s
+                .query_map(params![waba_id, grain.as_str(), from, to], |r| {
+                    Ok(MessageCountRow {
+                        bucket: r.get(0)?,
+                        phone_number_id: r.get(1)?,
+                        country: r.get(2)?,
+                        sent: r.get(3)?,
+                        delivered: r.get(4)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    fn ledger(
+        &self,
+        waba_id: &str,
+        from: i64,
+        to: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached("SELECT seq, waba_id, phone_number_id, business, wa_id, market, country, category, model, pricing_type, direction, conversation_id, amount, currency, card, tier, at, day FROM ledger WHERE seq > ?1 AND waba_id = ?2 AND at >= ?3 AND at < ?4 ORDER BY seq LIMIT ?5")?;
+            let v = s
+                .query_map(params![after, waba_id, from, to, limit], |r| {
+                    Ok(LedgerEntry {
+                        seq: r.get(0)?,
+                        waba_id: r.get(1)?,
+                        phone_number_id: r.get(2)?,
+                        business: r.get(3)?,
+                        wa_id: r.get(4)?,
+                        market: r.get(5)?,
+                        country: r.get(6)?,
+                        category: r.get(7)?,
+                        model: r.get(8)?,
+                        pricing_type: r.get(9)?,
+                        direction: r.get(10)?,
+                        conversation_id: r.get(11)?,
+                        amount: r.get(12)?,
+                        currency: r.get(13)?,
+                        card: r.get(14)?,
+                        tier: r.get(15)?,
+                        at: r.get(16)?,
+                        day: r.get(17)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    fn rate_cards(&self) -> Result<Vec<RateCardRecord>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare("SELECT seq, waba_id, name, effective_from, family, csv, tiers_csv, created_at FROM rate_cards ORDER BY seq")?;
+            let v = s
+                .query_map([], |r| {
+                    Ok(RateCardRecord {
+                        seq: r.get(0)?,
+                        waba_id: r.get(1)?,
+                        name: r.get(2)?,
+                        effective_from: r.get(3)?,
+                        family: r.get(4)?,
+                        csv: r.get(5)?,
+                        tiers_csv: r.get(6)?,
+                        created_at: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    fn budgets(&self) -> Result<Vec<BudgetRecord>, StoreError> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT waba_id, amount, currency, thresholds, hard_stop FROM budgets ORDER BY waba_id",
+            )?;
+            let v = s
+                .query_map([], |r| {
+                    Ok(BudgetRecord {
+                        waba_id: r.get(0)?,
+                        amount: r.get(1)?,
+                        currency: r.get(2)?,
+                        thresholds: r.get(3)?,
+                        hard_stop: r.get(4)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -754,5 +1022,81 @@ mod tests {
             .unwrap();
         assert!(s.media(&m.id).unwrap().is_none());
         assert!(s.media("nope").unwrap().is_none());
+    }
+
+    fn entry(seq: i64, at: i64, phone: &str, category: &str, amount: Option<&str>) -> LedgerEntry {
+        LedgerEntry {
+            seq,
+            waba_id: "w".into(),
+            phone_number_id: phone.into(),
+            business: "15550001111".into(),
+            wa_id: "5511987650001".into(),
+            market: "Brazil".into(),
+            country: "BR".into(),
+            category: category.into(),
+            model: "CBP".into(),
+            pricing_type: "REGULAR".into(),
+            direction: "BUSINESS_INITIATED".into(),
+            conversation_id: Some(format!("c{seq}")),
+            amount: amount.map(str::to_owned),
+            currency: "USD".into(),
+            card: Some("card".into()),
+            tier: None,
+            at,
+            day: at.div_euclid(86_400_000),
+        }
+    }
+
+    /// Rollups written by concurrent group commits equal a GROUP BY over the ledger rows.
+    #[tokio::test]
+    async fn rollups_agree_with_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let mut tasks = Vec::new();
+        for t in 0..8i64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..250i64 {
+                    let seq = t * 1000 + i + 1;
+                    let at = 1_685_577_600_000 + (seq * 7_919_000) % (40 * 86_400_000);
+                    let cat = ["marketing", "utility", "service"][(seq % 3) as usize];
+                    let phone = if seq % 2 == 0 { "p1" } else { "p2" };
+                    let amount = if seq % 5 == 0 { None } else { Some("0.0625") };
+                    s.commit(vec![Write::Ledger(Box::new(entry(
+                        seq, at, phone, cat, amount,
+                    )))])
+                    .await
+                    .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let rows = s
+            .ledger_rollup("w", Grain::Day, i64::MIN, i64::MAX)
+            .unwrap();
+        let halves = s
+            .ledger_rollup("w", Grain::HalfHour, i64::MIN, i64::MAX)
+            .unwrap();
+        let entries = s.ledger("w", i64::MIN, i64::MAX, 0, 100_000).unwrap();
+        assert_eq!(entries.len(), 2000);
+        let mut expected: HashMap<(i64, RollupKey), i64> = HashMap::new();
+        for e in &entries {
+            *expected.entry((e.day, RollupKey::of(e))).or_default() += 1;
+        }
+        let got: HashMap<(i64, RollupKey), i64> = rows
+            .into_iter()
+            .map(|r| ((r.bucket, r.key), r.count))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(halves.iter().map(|r| r.count).sum::<i64>(), 2000);
+        // A month of days is a bucket range.
+        let june = s.ledger_rollup("w", Grain::Day, 19_509, 19_539).unwrap();
+        let in_june = entries
+            .iter()
+            .filter(|e| (19_509..19_539).contains(&e.day))
+            .count() as i64;
+        assert_eq!(june.iter().map(|r| r.count).sum::<i64>(), in_june);
     }
 }
