@@ -100,11 +100,14 @@ CREATE TABLE budgets (waba_id TEXT PRIMARY KEY, amount TEXT NOT NULL, currency T
 "#,
 ];
 
+/// A messaging rollup row's key: WABA, grain, bucket, phone number id, country.
+type MessageKey = (String, Grain, i64, String, String);
+
 /// Rollup deltas of one transaction, applied once per key just before it commits.
 #[derive(Default)]
 struct Rollups {
     ledger: HashMap<(String, Grain, i64, RollupKey), i64>,
-    messages: HashMap<(String, Grain, i64, String, String), (i64, i64)>,
+    messages: HashMap<MessageKey, (i64, i64)>,
 }
 
 impl Rollups {
