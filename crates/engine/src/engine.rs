@@ -368,6 +368,26 @@ impl Engine {
         self.waba.version_at(at)
     }
 
+    /// The WABA-local date of an instant.
+    pub fn local_date(&mut self, at: Instant) -> NaiveDate {
+        self.waba.calendar.date(at)
+    }
+
+    /// The WABA's time zone.
+    pub fn zone(&self) -> TimeZoneId {
+        self.waba.cfg.zone
+    }
+
+    /// Adds a rate card that prices its family from `effective_from` (WABA-local) on.
+    pub fn add_card(
+        &mut self,
+        effective_from: NaiveDate,
+        family: crate::rates::CardFamily,
+        card: crate::rates::RateCard,
+    ) -> CardId {
+        self.waba.cfg.rates.add(effective_from, family, card)
+    }
+
     /// The WABA-local month of an instant.
     pub fn month_of(&mut self, at: Instant) -> YearMonth {
         self.waba.calendar.month(at)

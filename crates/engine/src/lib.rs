@@ -32,7 +32,7 @@ pub use engine::{
 pub use market::{MarketId, MarketTable};
 pub use money::{Currency, Money};
 pub use rates::{BookEntry, CardFamily, CardId, RateBook, RateCard, RateError, Tier};
-pub use time::{Instant, LocalCalendar, TimeZoneId, YearMonth};
+pub use time::{date_of_day, day_number, Instant, LocalCalendar, TimeZoneId, YearMonth};
 pub use version::PricingVersion;
 pub use wa_id::WaId;
 pub use window::ServiceWindow;

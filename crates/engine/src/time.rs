@@ -236,6 +236,47 @@ impl TimeZoneId {
     }
 }
 
+impl TimeZoneId {
+    /// The first instant of a local date: local midnight, or the first instant after a
+    /// transition that skips it.
+    pub fn start_of_day(&self, date: NaiveDate) -> Instant {
+        let mut t = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        // A transition may skip midnight (some zones move clocks at 00:00): step forward by
+        // quarter hours, the granularity of every transition.
+        for _ in 0..8 {
+            if let Some(dt) = self.0.from_local_datetime(&t).earliest() {
+                return Instant::from_millis(dt.timestamp_millis());
+            }
+            t += chrono::Duration::minutes(15);
+        }
+        Instant::from_millis(
+            date.and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+                .timestamp_millis(),
+        )
+    }
+
+    /// The local day of an instant as a number of days since 1970-01-01 (a compact key for
+    /// daily buckets).
+    pub fn day_number(&self, at: Instant) -> i64 {
+        day_number(self.local_date(at))
+    }
+}
+
+/// Days since 1970-01-01 of a date.
+pub fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce()) - 719_163
+}
+
+/// The date of a day number (see [`day_number`]).
+pub fn date_of_day(day: i64) -> NaiveDate {
+    i32::try_from(day + 719_163)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .unwrap_or(NaiveDate::MIN)
+}
+
 impl Default for TimeZoneId {
     fn default() -> Self {
         TimeZoneId::UTC
@@ -286,6 +327,24 @@ impl LocalCalendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_and_local_midnights() {
+        let d = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        assert_eq!(day_number(d), 0);
+        let d = NaiveDate::from_ymd_opt(2023, 6, 1).unwrap();
+        assert_eq!(date_of_day(day_number(d)), d);
+        let la = TimeZoneId::parse("America/Los_Angeles").unwrap();
+        assert_eq!(la.start_of_day(d).unix_seconds(), 1_685_602_800);
+        let kathmandu = TimeZoneId::parse("Asia/Kathmandu").unwrap();
+        let m = kathmandu.start_of_day(d);
+        assert_eq!(m.to_string(), "2023-05-31T18:15:00Z");
+        assert_eq!(kathmandu.day_number(m), day_number(d));
+        assert_eq!(
+            kathmandu.day_number(Instant::from_millis(m.millis() - 1)),
+            day_number(d) - 1
+        );
+    }
 
     #[test]
     fn parses_and_formats_utc() {
