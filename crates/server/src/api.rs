@@ -377,13 +377,39 @@ fn get_node(
             "message_template_namespace": format!("openwaba_{}", w.id),
             "account_review_status": "APPROVED",
         });
-        let names = wanted.unwrap_or_else(|| vec!["id".into(), "name".into()]);
+        // Graph's field expansion: plain fields and the analytics fields with their
+        // `.start(…).end(…)…` parameters.
+        let requested = match query.get("fields") {
+            Some(raw) => crate::field_expansion::parse_fields(raw)
+                .map_err(|e| GraphError::invalid_parameter(e.0))?,
+            None => Vec::new(),
+        };
+        let waba = w.clone();
+        drop(reg);
         let mut out = serde_json::Map::new();
-        for n in names.iter().chain(std::iter::once(&"id".to_string())) {
-            if let Some(v) = all.get(n) {
-                out.insert(n.clone(), v.clone());
+        if requested.is_empty() {
+            for n in ["id", "name"] {
+                if let Some(v) = all.get(n) {
+                    out.insert(n.into(), v.clone());
+                }
             }
         }
+        for f in &requested {
+            match crate::field_expansion::analytics_query(f)
+                .map_err(|e| GraphError::invalid_parameter(e.0))?
+            {
+                Some(q) => {
+                    let v = crate::analytics::answer(st, &waba.id, &q)?;
+                    out.insert(f.name.clone(), v);
+                }
+                None => {
+                    if let Some(v) = all.get(&f.name) {
+                        out.insert(f.name.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        out.insert("id".into(), json!(waba.id));
         return Ok(Value::Object(out));
     }
     Err(GraphError::unknown_object(id, "get"))
@@ -517,6 +543,38 @@ async fn decide_and_record(
         let mut engine = engine
             .lock()
             .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
+        let budget = st
+            .budgets
+            .read()
+            .ok()
+            .and_then(|b| b.get(&phone.waba_id).cloned());
+        if let Some(b) = budget.as_ref().filter(|b| b.hard_stop) {
+            // Quote first: a send that would take the month's spend over the budget is
+            // refused before it changes anything. Checked under the engine lock, which
+            // every send of this WABA takes, so concurrent sends cannot both slip under.
+            let quoted = engine
+                .quote(now, business_number, msg.wa_id, outbound, delivery)
+                .map_err(|e| GraphError::invalid_parameter(e.to_string()))?;
+            let charge = crate::ledger::charge_of(&quoted);
+            if !charge.is_zero() {
+                let month = engine.month_of(now);
+                let spent = st
+                    .spend
+                    .lock()
+                    .map(|s| s.spent(&phone.waba_id, month))
+                    .unwrap_or(openwaba_engine::Money::ZERO);
+                if (spent + charge).decimal() > b.amount.decimal() {
+                    st.metrics.sent_rejected.fetch_add(1, Relaxed);
+                    return Err(crate::ledger::budget_exceeded(
+                        &phone.waba_id,
+                        month,
+                        b,
+                        spent,
+                        charge,
+                    ));
+                }
+            }
+        }
         let outcome = engine
             .send(now, business_number, msg.wa_id, outbound, delivery)
             .map_err(|e| GraphError::invalid_parameter(e.to_string()))?;
@@ -573,6 +631,49 @@ async fn decide_and_record(
         // The `sent` (or `failed`) webhook is written with the message.
         let mut prepared = crate::statuses::prepare(st, &record, kind, true, now);
         let mut writes = std::mem::take(&mut prepared.writes);
+        // The ledger entry, the messaging count and any budget alert, in the same
+        // transaction as the message.
+        if kind == StatusKind::Sent {
+            let zone = engine.zone();
+            writes.push(Write::MessageCount(Box::new(crate::ledger::message_count(
+                zone, &record, 1, 0,
+            ))));
+        }
+        if let Some(entry) = crate::ledger::entry(&mut engine, &record, &outcome, outbound) {
+            writes.push(Write::Ledger(Box::new(entry)));
+        }
+        let charge = crate::ledger::charge_of(&outcome);
+        if !charge.is_zero() {
+            let month = engine.month_of(now);
+            let (crossed, spent) = match st.spend.lock() {
+                Ok(mut s) => {
+                    let crossed = s.add(&phone.waba_id, month, charge, budget.as_ref());
+                    (crossed, s.spent(&phone.waba_id, month))
+                }
+                Err(_) => (Vec::new(), charge),
+            };
+            if let (Some(b), Some(threshold)) = (budget.as_ref(), crossed.last()) {
+                tracing::warn!(waba = %phone.waba_id, %month, threshold_percent = threshold, spent = %spent, budget = %b.amount, currency = %b.currency, "budget threshold reached");
+                let value = crate::ledger::alert_value(&phone.waba_id, month, b, *threshold, spent);
+                let mut alert = st.webhooks.prepare(
+                    st,
+                    &phone.waba_id,
+                    &format!("budget|{}", phone.waba_id),
+                    crate::ledger::BUDGET_ALERT_FIELD,
+                    &|_| {
+                        crate::webhooks::payload::envelope(
+                            &phone.waba_id,
+                            crate::ledger::BUDGET_ALERT_FIELD,
+                            value.clone(),
+                            Some(now.unix_seconds()),
+                        )
+                    },
+                    now.millis(),
+                );
+                writes.append(&mut alert.writes);
+                prepared.absorb(alert);
+            }
+        }
         let accepted = (kind == StatusKind::Sent).then(|| Arc::new(record.clone()));
         writes.push(Write::Message(Box::new(record)));
         // Enqueued under the WABA's lock, so the store keeps the engine's order.

@@ -62,6 +62,10 @@ pub struct AppState {
     pub media_secret: String,
     /// The last message sequence number given out (see `ids::wamid`).
     pub message_seq: std::sync::atomic::AtomicU64,
+    /// Spend per WABA and month (see [`crate::ledger`]). Locked after a WABA's engine.
+    pub spend: Mutex<crate::ledger::Spend>,
+    /// Monthly budgets by WABA.
+    pub budgets: RwLock<FxHashMap<String, crate::ledger::Budget>>,
 }
 
 impl AppState {
@@ -253,6 +257,7 @@ async fn bootstrap(config: &Config, store: &dyn Store) -> Result<Option<Credenti
 fn rebuild(
     engines: &FxHashMap<String, Arc<Mutex<Engine>>>,
     store: &dyn Store,
+    spend: &mut crate::ledger::Spend,
 ) -> Result<(), StartError> {
     for input in store.engine_log()? {
         match input {
@@ -301,13 +306,41 @@ fn rebuild(
                     Delivery::Delivered
                 };
                 if let Ok(mut engine) = engine.lock() {
-                    let _ = engine.send(
-                        openwaba_engine::Instant::from_millis(m.created_at),
-                        business,
-                        user,
-                        outbound,
-                        delivery,
-                    );
+                    let at = openwaba_engine::Instant::from_millis(m.created_at);
+                    if let Ok(out) = engine.send(at, business, user, outbound, delivery) {
+                        let charge = crate::ledger::charge_of(&out);
+                        if !charge.is_zero() {
+                            let month = engine.month_of(at);
+                            spend.add(&m.waba_id, month, charge, None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds the rate cards loaded at runtime to the engines they apply to, in loading order (so
+/// each card gets the same place in its book as before the restart).
+fn load_rate_cards(
+    engines: &FxHashMap<String, Arc<Mutex<Engine>>>,
+    store: &dyn Store,
+) -> Result<(), StartError> {
+    for r in store.rate_cards()? {
+        for (waba, engine) in engines {
+            if r.waba_id.as_deref().is_some_and(|w| w != waba) {
+                continue;
+            }
+            let Ok(mut engine) = engine.lock() else {
+                continue;
+            };
+            match crate::costs::parse_card(&engine, &r) {
+                Ok((from, family, card)) => {
+                    engine.add_card(from, family, card);
+                }
+                Err(e) => {
+                    tracing::warn!(card = %r.name, error = %e, "a stored rate card could not be read; skipped")
                 }
             }
         }
@@ -391,7 +424,24 @@ pub async fn build(config: &Config) -> Result<(Arc<AppState>, Option<Credentials
     for w in &accounts.wabas {
         engines.insert(w.id.clone(), Arc::new(Mutex::new(engine_for(w)?)));
     }
-    rebuild(&engines, store.as_ref())?;
+    load_rate_cards(&engines, store.as_ref())?;
+    let mut spend = crate::ledger::Spend::default();
+    rebuild(&engines, store.as_ref(), &mut spend)?;
+    let mut budgets = FxHashMap::default();
+    for r in store.budgets()? {
+        match crate::ledger::Budget::from_record(&r) {
+            Some(b) => {
+                if let Some(e) = engines
+                    .get(&r.waba_id)
+                    .and_then(|e| e.lock().ok().map(|mut e| e.month_of(clock.now())))
+                {
+                    spend.mark_alerted(&r.waba_id, e, &b);
+                }
+                budgets.insert(r.waba_id.clone(), b);
+            }
+            None => tracing::warn!(waba = %r.waba_id, "a stored budget could not be read; skipped"),
+        }
+    }
     let last_seq = store.last_message_seq()?;
     let last_webhook_seq = store.last_webhook_seq()?;
     let sim = crate::sim::Sim::default();
@@ -431,6 +481,8 @@ pub async fn build(config: &Config) -> Result<(Arc<AppState>, Option<Credentials
         public_url: std::sync::OnceLock::new(),
         media_secret,
         message_seq: std::sync::atomic::AtomicU64::new(last_seq.max(0) as u64),
+        spend: Mutex::new(spend),
+        budgets: RwLock::new(budgets),
     };
     Ok((Arc::new(state), creds))
 }

@@ -6,12 +6,16 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod costs;
+pub mod field_expansion;
 pub mod graph_error;
 pub mod ids;
+pub mod ledger;
 pub mod limits;
 pub mod media;
 pub mod metrics;

@@ -116,7 +116,7 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
 /// dropped. Returns whether it was reported.
 pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> bool {
     let now = st.clock.now();
-    let (prepared, write) = {
+    let prepared = {
         // Under the WABA's lock, like the send that made the message: one order per user.
         let engine = st
             .engines
@@ -126,7 +126,7 @@ pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> 
         let Some(engine) = engine else {
             return false;
         };
-        let Ok(_guard) = engine.lock() else {
+        let Ok(guard) = engine.lock() else {
             return false;
         };
         let Ok(mut receipts) = st.sim.receipt_state.lock() else {
@@ -157,16 +157,22 @@ pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> 
         } else {
             receipts.insert(m.seq, kind);
         }
-        let prepared = prepare(st, m, kind, with_pricing, now);
-        let write = Write::Receipt {
+        let mut prepared = prepare(st, m, kind, with_pricing, now);
+        prepared.writes.push(Write::Receipt {
             seq: m.seq,
             receipt: kind.as_str().to_owned(),
-        };
-        (prepared, write)
+        });
+        // The first receipt after `sent` (delivered, or read straight away) counts the
+        // message as delivered in the messaging analytics.
+        if with_pricing {
+            let count = crate::ledger::message_count(guard.zone(), m, 0, 1);
+            prepared.writes.push(Write::MessageCount(Box::new(count)));
+        }
+        drop(guard);
+        prepared
     };
     let mut prepared = prepared;
-    let mut writes = std::mem::take(&mut prepared.writes);
-    writes.push(write);
+    let writes = std::mem::take(&mut prepared.writes);
     let ok = st.store.commit(writes).await.is_ok();
     prepared.committed(st, ok);
     ok

@@ -131,6 +131,12 @@ impl Prepared {
         }
     }
 
+    /// Takes over another preparation's events (its writes must already be in the same
+    /// transaction).
+    pub fn absorb(&mut self, other: Prepared) {
+        self.seqs.extend(other.seqs);
+    }
+
     /// After the transaction: committed events become deliverable, others are dropped.
     pub fn committed(self, st: &AppState, ok: bool) {
         if self.seqs.is_empty() {
