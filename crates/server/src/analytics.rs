@@ -167,6 +167,9 @@ fn in_list(list: &[String], v: &str) -> bool {
     list.is_empty() || list.iter().any(|x| x == v)
 }
 
+/// A data point's key: its bucket and its dimension values, in the order requested.
+type PointKey = (i64, Vec<(&'static str, String)>);
+
 /// One data point being summed: its dimension values and totals.
 #[derive(Default)]
 struct Point {
@@ -204,7 +207,7 @@ fn priced(
     let conversation = q.kind == AnalyticsKind::Conversation;
     let wanted_model = if conversation { "CBP" } else { "PMP" };
     // (bucket, dimension values) → totals; BTreeMap: points come out in time order.
-    let mut points: BTreeMap<(i64, Vec<(&'static str, String)>), Point> = BTreeMap::new();
+    let mut points: BTreeMap<PointKey, Point> = BTreeMap::new();
     for RollupRow { bucket, key, count } in &rows {
         if key.model != wanted_model || !numbers.selected(q, &key.phone_number_id) {
             continue;

@@ -58,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_media/{id}", get(crate::media::download))
         .route("/_admin/{kind}", post(admin_accounts))
         .route("/oauth/access_token", get(oauth))
+        .merge(crate::costs::routes())
         .fallback(graph)
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::media::MAX_REQUEST_BYTES,
@@ -106,7 +107,7 @@ fn is_version(s: &str) -> bool {
 }
 
 /// The business of the request's token: `Authorization: Bearer …` or `?access_token=…`.
-fn authenticate(
+pub(crate) fn authenticate(
     st: &AppState,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
@@ -443,6 +444,29 @@ async fn send_message(
     phone_id: &str,
     body: &[u8],
 ) -> Result<Value, GraphError> {
+    match validate_send(st, business, phone_id, body)? {
+        None => Ok(json!({"success": true})),
+        Some(v) => decide_and_record(st, &v.phone, v.msg, v.outbound, v.category).await,
+    }
+}
+
+/// A send body that passed every check before the engine: the number, the message, what
+/// the engine sees of it (free-form or a template's category).
+pub(crate) struct ValidatedSend {
+    pub phone: openwaba_store::PhoneNumber,
+    pub msg: OutboundMessage,
+    pub outbound: Outbound,
+    pub category: Option<&'static str>,
+}
+
+/// Everything a send checks before the engine decides it (number, body, media, template);
+/// `None` for a mark-as-read. Shared by the send and its quote.
+pub(crate) fn validate_send(
+    st: &AppState,
+    business: &str,
+    phone_id: &str,
+    body: &[u8],
+) -> Result<Option<ValidatedSend>, GraphError> {
     let phone = {
         let reg = st
             .registry
@@ -460,7 +484,7 @@ async fn send_message(
         ));
     }
     let msg = match parse_send_body(body)? {
-        SendBody::MarkRead { .. } => return Ok(json!({"success": true})),
+        SendBody::MarkRead { .. } => return Ok(None),
         SendBody::Message(m) => m,
     };
     if let MessageKind::Media {
@@ -494,7 +518,12 @@ async fn send_message(
         }
         _ => (Outbound::FreeForm, None),
     };
-    decide_and_record(st, &phone, msg, outbound, category).await
+    Ok(Some(ValidatedSend {
+        phone,
+        msg,
+        outbound,
+        category,
+    }))
 }
 
 /// Limits, the engine's decision, the durable record, the response.

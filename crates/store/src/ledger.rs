@@ -142,6 +142,7 @@ pub struct MessageCountRow {
 /// A rate card loaded at runtime, kept so it prices again after a restart.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateCardRecord {
+    /// Loading order (assigned by the store; ignored on write).
     pub seq: i64,
     /// The WABA it applies to; `None`: every WABA.
     pub waba_id: Option<String>,

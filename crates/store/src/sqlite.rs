@@ -341,8 +341,8 @@ fn write(
         }
         Write::MessageCount(m) => rollups.message(m),
         Write::RateCard(r) => {
-            tx.prepare_cached("INSERT INTO rate_cards (seq, waba_id, name, effective_from, family, csv, tiers_csv, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-                .execute(params![r.seq, r.waba_id, r.name, r.effective_from, r.family, r.csv, r.tiers_csv, r.created_at])?;
+            tx.prepare_cached("INSERT INTO rate_cards (waba_id, name, effective_from, family, csv, tiers_csv, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute(params![r.waba_id, r.name, r.effective_from, r.family, r.csv, r.tiers_csv, r.created_at])?;
         }
         Write::Budget(b) => {
             tx.prepare_cached("INSERT OR REPLACE INTO budgets (waba_id, amount, currency, thresholds, hard_stop) VALUES (?1, ?2, ?3, ?4, ?5)")?
