@@ -20,6 +20,7 @@ fn clock_json(st: &AppState) -> Value {
         "mode": match st.clock.mode() { ClockMode::Real => "real", ClockMode::Virtual => "virtual" },
         "now": st.clock.now().to_string(),
         "now_ms": st.clock.now().millis(),
+        "frozen": st.clock.is_frozen(),
         "scheduled": st.scheduler.len(),
     })
 }
@@ -44,6 +45,25 @@ pub async fn clock_move(
         Ok(v) => v,
         Err(e) => return error_response(&e),
     };
+    // `freeze: true` stops the clock where it is (before any move), `false` lets it run on.
+    let freeze = match v.get("freeze") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            return error_response(&GraphError::invalid_value(format!(
+                "freeze: `{other}` is not true or false"
+            )))
+        }
+    };
+    if let Some(f) = freeze {
+        if let Err(e) = st.clock.set_frozen(f) {
+            return error_response(&GraphError::invalid_parameter(e.to_string()));
+        }
+        if v.get("advance").is_none() && v.get("to").is_none() {
+            crate::app::save_clock(&st).await;
+            return Json(clock_json(&st)).into_response();
+        }
+    }
     let target = match (
         v.get("advance").and_then(Value::as_str),
         v.get("to").and_then(Value::as_str),
@@ -62,7 +82,7 @@ pub async fn clock_move(
         },
         _ => {
             return error_response(&GraphError::invalid_parameter(
-                "give either `advance` (a duration such as 25h) or `to` (an RFC 3339 instant)",
+                "give `advance` (a duration such as 25h), `to` (an RFC 3339 instant) or `freeze` (true or false)",
             ))
         }
     };

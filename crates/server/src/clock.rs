@@ -43,7 +43,13 @@ pub enum ClockError {
 pub struct Clock {
     mode: ClockMode,
     offset_ms: AtomicI64,
+    /// A frozen virtual clock reads this instant until moved or thawed (`i64::MIN`: it
+    /// runs). Frozen, time passes only when a test moves it, as with Stripe's test clocks:
+    /// replaying a log instant by instant gives exactly the log's instants.
+    frozen_at: AtomicI64,
 }
+
+const RUNNING: i64 = i64::MIN;
 
 fn system_ms() -> i64 {
     std::time::SystemTime::now()
@@ -57,6 +63,7 @@ impl Clock {
         Clock {
             mode: ClockMode::Real,
             offset_ms: AtomicI64::new(0),
+            frozen_at: AtomicI64::new(RUNNING),
         }
     }
 
@@ -71,6 +78,7 @@ impl Clock {
         Clock {
             mode: ClockMode::Virtual,
             offset_ms: AtomicI64::new(offset_ms),
+            frozen_at: AtomicI64::new(RUNNING),
         }
     }
 
@@ -83,7 +91,32 @@ impl Clock {
     }
 
     pub fn now(&self) -> Instant {
+        let frozen = self.frozen_at.load(Ordering::Acquire);
+        if frozen != RUNNING {
+            return Instant::from_millis(frozen);
+        }
         Instant::from_millis(system_ms() + self.offset_ms())
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen_at.load(Ordering::Acquire) != RUNNING
+    }
+
+    /// Stops (or restarts) a virtual clock where it reads now.
+    pub fn set_frozen(&self, frozen: bool) -> Result<(), ClockError> {
+        if self.mode == ClockMode::Real {
+            return Err(ClockError::Real);
+        }
+        let now = self.now().millis();
+        if frozen {
+            let _ =
+                self.frozen_at
+                    .compare_exchange(RUNNING, now, Ordering::AcqRel, Ordering::Acquire);
+        } else if self.frozen_at.swap(RUNNING, Ordering::AcqRel) != RUNNING {
+            // It runs on from where it stood.
+            self.offset_ms.store(now - system_ms(), Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Moves the clock to `target` if it is later than now (an earlier target is a no-op: the
@@ -91,6 +124,12 @@ impl Clock {
     pub(crate) fn move_to(&self, target: Instant) -> Result<(), ClockError> {
         if self.mode == ClockMode::Real {
             return Err(ClockError::Real);
+        }
+        if self.is_frozen() {
+            self.frozen_at.fetch_max(target.millis(), Ordering::AcqRel);
+            self.offset_ms
+                .store(self.now().millis() - system_ms(), Ordering::Release);
+            return Ok(());
         }
         let want = target.millis() - system_ms();
         self.offset_ms.fetch_max(want, Ordering::AcqRel);
@@ -116,6 +155,22 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frozen_clock_stands_still_until_moved_and_runs_on_from_there() {
+        let start = Instant::from_millis(1_685_923_200_000);
+        let c = Clock::virtual_from(start);
+        c.set_frozen(true).unwrap();
+        let t = c.now();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(c.now(), t);
+        let later = Instant::from_millis(t.millis() + 3_600_000);
+        c.move_to(later).unwrap();
+        assert_eq!(c.now(), later);
+        c.set_frozen(false).unwrap();
+        assert!(c.now() >= later && c.now().millis() < later.millis() + 1_000);
+        assert_eq!(Clock::real().set_frozen(true), Err(ClockError::Real));
+    }
 
     #[test]
     fn the_real_clock_cannot_be_moved() {
