@@ -340,3 +340,68 @@ pub fn assert_graph_error(body: &Value, code: u64) {
         "{body}"
     );
 }
+
+/// A virtual, frozen clock at `start`: time moves only when the test moves it.
+pub async fn frozen_app(start: &str, more_toml: &str) -> TestApp {
+    frozen_app_with(Options::default(), start, more_toml).await
+}
+
+pub async fn frozen_app_with(options: Options, start: &str, more_toml: &str) -> TestApp {
+    let app = options
+        .top(&format!("clock = \"virtual\"\nclock_start = \"{start}\""))
+        .more_toml(more_toml)
+        .spawn()
+        .await;
+    let (s, v) = app.admin("/_admin/clock", json!({"freeze": true})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["frozen"], true);
+    app
+}
+
+pub async fn clock_to(app: &TestApp, at: &str) {
+    let (s, v) = app.admin("/_admin/clock", json!({"to": at})).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+/// Approved templates of the three categories.
+pub async fn create_templates(app: &TestApp) {
+    let templates = [
+        json!({"name": "summer_sale", "language": "en_US", "category": "MARKETING",
+               "components": [{"type": "BODY", "text": "Hi {{1}}, our summer sale starts today: 20% off everything in store!",
+                               "example": {"body_text": [["Ana"]]}}]}),
+        json!({"name": "order_shipped", "language": "en_US", "category": "UTILITY",
+               "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped.",
+                               "example": {"body_text": [["Ana", "860198"]]}}]}),
+        json!({"name": "login_code", "language": "en_US", "category": "AUTHENTICATION",
+               "components": [{"type": "BODY", "add_security_recommendation": true},
+                              {"type": "FOOTER", "code_expiration_minutes": 10},
+                              {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}]}]}),
+    ];
+    for t in templates {
+        let (s, v) = app
+            .post(&format!("/v23.0/{WABA}/message_templates"), t)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "APPROVED", "{v}");
+    }
+}
+
+pub fn template_body(to: &str, category: &str) -> Value {
+    let (name, components) = match category {
+        "marketing" => (
+            "summer_sale",
+            json!([{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}]),
+        ),
+        "utility" => (
+            "order_shipped",
+            json!([{"type": "body", "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "860198"}]}]),
+        ),
+        _ => (
+            "login_code",
+            json!([{"type": "body", "parameters": [{"type": "text", "text": "482913"}]},
+                   {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "482913"}]}]),
+        ),
+    };
+    json!({"messaging_product": "whatsapp", "to": to, "type": "template",
+           "template": {"name": name, "language": {"code": "en_US"}, "components": components}})
+}
