@@ -418,7 +418,7 @@ async fn malformed_expansions_get_error_100() {
         ))
         .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["name"].as_str().is_some(), true, "{v}");
+    assert!(v["name"].as_str().is_some(), "{v}");
     assert_eq!(
         v["analytics"]["data_points"].as_array().unwrap().len(),
         2,
