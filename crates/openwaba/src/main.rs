@@ -46,6 +46,37 @@ enum Command {
         #[command(subcommand)]
         command: remote::ClockCommand,
     },
+    /// A WABA's monthly statement from a running server's ledger.
+    Invoice {
+        #[command(flatten)]
+        remote: remote::Remote,
+        /// The WABA id.
+        #[arg(long)]
+        waba: String,
+        /// The month, YYYY-MM (in the WABA's time zone).
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: FormatArg,
+    },
+    /// Show, set or remove a WABA's monthly budget on a running server.
+    Budget {
+        #[command(flatten)]
+        remote: remote::Remote,
+        #[arg(long)]
+        waba: String,
+        #[command(subcommand)]
+        command: remote::BudgetCommand,
+    },
+    /// List or load a WABA's rate cards on a running server.
+    Rates {
+        #[command(flatten)]
+        remote: remote::Remote,
+        #[arg(long)]
+        waba: String,
+        #[command(subcommand)]
+        command: remote::RatesCommand,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -157,6 +188,31 @@ fn main() -> ExitCode {
         Command::GenLog(a) => run_gen(a),
         Command::Sim { remote, command } => print_remote(remote::sim(&remote, command)),
         Command::Clock { remote, command } => print_remote(remote::clock(&remote, command)),
+        Command::Invoice {
+            remote,
+            waba,
+            month,
+            format,
+        } => remote::invoice(&remote, &waba, &month)
+            .map_err(Usage)
+            .map(|v| {
+                let text = match format {
+                    FormatArg::Json => format!("{v:#}\n"),
+                    FormatArg::Csv => openwaba_server::costs::invoice_csv(&v),
+                    FormatArg::Table => remote::invoice_table(&v),
+                };
+                let _ = io::stdout().write_all(text.as_bytes());
+            }),
+        Command::Budget {
+            remote,
+            waba,
+            command,
+        } => print_remote(remote::budget(&remote, &waba, command)),
+        Command::Rates {
+            remote,
+            waba,
+            command,
+        } => print_remote(remote::rates(&remote, &waba, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

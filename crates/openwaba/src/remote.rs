@@ -1,6 +1,7 @@
-//! `openwaba sim …` and `openwaba clock …`: a command-line client of a running server's
-//! simulator and clock (the same calls as `/_sim` and `/_admin/clock`), so a test script or a
-//! developer at a terminal can play the customer without writing HTTP.
+//! `openwaba sim …`, `openwaba clock …`, `openwaba invoice`, `openwaba budget …` and
+//! `openwaba rates …`: a command-line client of a running server's simulator, clock and cost
+//! API (the same calls as `/_sim`, `/_admin/clock` and `/_openwaba/v1`), so a test script or
+//! a developer at a terminal needs no HTTP.
 
 use serde_json::{json, Value};
 
@@ -82,6 +83,51 @@ pub enum ClockCommand {
     Advance { by: String },
     /// Moves a virtual clock forward to an instant (RFC 3339).
     Set { to: String },
+    /// Stops a virtual clock: time passes only when moved (as Stripe's test clocks).
+    Freeze,
+    /// Lets a frozen clock run on from where it stands.
+    Thaw,
+}
+
+#[derive(clap::Subcommand)]
+pub enum BudgetCommand {
+    /// The month's spend and the budget.
+    Show,
+    /// Sets the monthly budget (in the WABA's currency).
+    Set {
+        /// The amount, an exact decimal such as 250.00.
+        amount: String,
+        /// Alert thresholds in percent (comma-separated).
+        #[arg(long, default_value = "50,80,100")]
+        thresholds: String,
+        /// Refuse chargeable sends that would exceed it (error 1300002).
+        #[arg(long)]
+        hard_stop: bool,
+    },
+    /// Removes the budget.
+    Remove,
+}
+
+#[derive(clap::Subcommand)]
+pub enum RatesCommand {
+    /// The cards of the WABA's rate book and which prices today.
+    List,
+    /// Loads a card in Meta's CSV layout, effective from a (WABA-local) date.
+    Load {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        effective_from: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// conversation | per_message | v0 (default: the family in force on the date).
+        #[arg(long)]
+        family: Option<String>,
+        /// Volume tiers (`Market,Category,Volume-From,Rate`).
+        #[arg(long)]
+        tiers: Option<std::path::PathBuf>,
+    },
 }
 
 fn token(r: &Remote) -> Result<String, String> {
@@ -223,5 +269,134 @@ pub fn clock(r: &Remote, c: ClockCommand) -> Result<Value, String> {
             "/_admin/clock",
             Some(json!({"to": to})),
         ),
+        ClockCommand::Freeze | ClockCommand::Thaw => call(
+            r,
+            reqwest::Method::POST,
+            "/_admin/clock",
+            Some(json!({"freeze": matches!(c, ClockCommand::Freeze)})),
+        ),
+    }
+}
+
+/// `GET /_openwaba/v1/{waba}/invoices/{month}` (JSON; CSV and the table are rendered here).
+pub fn invoice(r: &Remote, waba: &str, month: &str) -> Result<Value, String> {
+    call(
+        r,
+        reqwest::Method::GET,
+        &format!("/_openwaba/v1/{waba}/invoices/{month}"),
+        None,
+    )
+}
+
+/// The invoice for people: one aligned row per line, then the totals.
+pub fn invoice_table(v: &Value) -> String {
+    let s = |x: &Value| match x {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut rows = vec![[
+        "market".to_owned(),
+        "category".into(),
+        "pricing".into(),
+        "type".into(),
+        "tier".into(),
+        "unit rate".into(),
+        "count".into(),
+        "amount".into(),
+    ]];
+    for l in v["lines"].as_array().into_iter().flatten() {
+        rows.push([
+            s(&l["market"]),
+            s(&l["category"]),
+            s(&l["pricing_model"]),
+            s(&l["pricing_type"]),
+            s(&l["tier"]),
+            s(&l["unit_rate"]),
+            s(&l["count"]),
+            s(&l["amount"]),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "Invoice of WABA {} for {} ({}, {})\n\n",
+        s(&v["waba_id"]),
+        s(&v["month"]),
+        s(&v["timezone"]),
+        s(&v["currency"])
+    );
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i >= 5 {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\nfree tier conversations {}   free entry points {}   unpriced {}\ntotal {} {}\n",
+        s(&v["free_tier_conversations"]),
+        s(&v["free_entry_points"]),
+        s(&v["unpriced"]),
+        s(&v["total"]),
+        s(&v["currency"])
+    ));
+    out
+}
+
+pub fn budget(r: &Remote, waba: &str, c: BudgetCommand) -> Result<Value, String> {
+    let path = format!("/_openwaba/v1/{waba}/budget");
+    match c {
+        BudgetCommand::Show => call(r, reqwest::Method::GET, &path, None),
+        BudgetCommand::Set {
+            amount,
+            thresholds,
+            hard_stop,
+        } => call(
+            r,
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({"amount": amount, "thresholds": thresholds, "hard_stop": hard_stop})),
+        ),
+        BudgetCommand::Remove => call(r, reqwest::Method::DELETE, &path, None),
+    }
+}
+
+pub fn rates(r: &Remote, waba: &str, c: RatesCommand) -> Result<Value, String> {
+    let path = format!("/_openwaba/v1/{waba}/rate_cards");
+    match c {
+        RatesCommand::List => call(r, reqwest::Method::GET, &path, None),
+        RatesCommand::Load {
+            file,
+            effective_from,
+            name,
+            family,
+            tiers,
+        } => {
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            };
+            let mut body = json!({"csv": read(&file)?, "effective_from": effective_from});
+            if let Some(n) = name {
+                body["name"] = json!(n);
+            }
+            if let Some(f) = family {
+                body["family"] = json!(f);
+            }
+            if let Some(t) = tiers {
+                body["tiers_csv"] = json!(read(&t)?);
+            }
+            call(r, reqwest::Method::POST, &path, Some(body))
+        }
     }
 }

@@ -255,6 +255,120 @@ fn the_sim_and_clock_commands_drive_a_running_server() {
     );
 }
 
+/// `openwaba invoice`, `budget`, `rates` and `clock freeze|thaw` against a running server.
+#[test]
+fn the_cost_commands_drive_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openwaba"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--clock-start",
+            "2023-06-05T10:00:00Z",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("OPENWABA_ACCESS_TOKEN", "tok")
+        .env("OPENWABA_ADMIN_TOKEN", "admin")
+        .env("OPENWABA_WABA_ID", "200000000000001")
+        .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_openwaba"))
+            .args(args)
+            .args(["--server", &format!("http://127.0.0.1:{port}")])
+            .env("OPENWABA_ADMIN_TOKEN", "admin")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = cli(&["clock", "freeze"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"frozen\":true"), "{out}");
+    // The customer writes; the business answers: a free-tier service conversation (June 2023).
+    let (code, _, err) = cli(&["sim", "send", "--from", "5511987650001", "oi"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v23.0/300000000000001/messages"))
+        .bearer_auth("tok")
+        .json(&json!({"messaging_product": "whatsapp", "to": "5511987650001", "type": "text", "text": {"body": "olá"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(v["messages"][0]["id"].is_string(), "{v}");
+    let invoice = ["invoice", "--waba", "200000000000001", "--month", "2023-06"];
+    let (code, out, err) = cli(&[&invoice[..], &["--format", "csv"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("2023-06,Brazil,service,CBP,FREE_TIER,,0,1,0,USD"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&invoice);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("free tier conversations 1") && out.contains("total 0 USD"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&[&invoice[..], &["--format", "json"]].concat());
+    assert_eq!(code, Some(0));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["free_tier_conversations"], 1);
+    let (code, _, err) = cli(&["invoice", "--waba", "200000000000001", "--month", "June"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("YYYY-MM"), "{err}");
+
+    let budget = ["budget", "--waba", "200000000000001"];
+    let (code, out, err) = cli(&[&budget[..], &["set", "100.00", "--hard-stop"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"hard_stop\":true"), "{out}");
+    let (code, out, _) = cli(&[&budget[..], &["show"]].concat());
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"spent\":\"0\""), "{out}");
+
+    let card = dir.path().join("card.csv");
+    std::fs::write(
+        &card,
+        "Market,Currency,Marketing,Utility,Authentication,Authentication-International,Service\nBrazil,$US,0.07,0.04,0.035,n/a,0.032\n",
+    )
+    .unwrap();
+    let rates = ["rates", "--waba", "200000000000001"];
+    let (code, _, err) = cli(&[
+        &rates[..],
+        &[
+            "load",
+            card.to_str().unwrap(),
+            "--effective-from",
+            "2023-07-01",
+            "--name",
+            "brazil-july",
+        ],
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = cli(&[&rates[..], &["list"]].concat());
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("brazil-july") && out.contains("built-in cbp-2023-06-usd"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&["clock", "thaw"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"frozen\":false"), "{out}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// A webhook receiver on a plain TCP socket: answers the handshake with the challenge, and
 /// POSTs with `status` (500 or 200, switchable), recording the bodies it answered 200.
 struct Hook {

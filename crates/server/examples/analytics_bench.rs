@@ -88,7 +88,8 @@ fn entry(
 ) -> LedgerEntry {
     let (country, market, prefix) = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
     let phone = rng.below(4);
-    let at = month_start_ms + (((seq - 1) as u128 * 30 * 86_400_000) / u128::from(rows.max(1))) as i64;
+    let at =
+        month_start_ms + (((seq - 1) as u128 * 30 * 86_400_000) / u128::from(rows.max(1))) as i64;
     let (category, kind, direction, amount) = match rng.below(20) {
         0..=5 => ("marketing", "REGULAR", "BUSINESS_INITIATED", Some("0.0625")),
         6..=9 => ("utility", "REGULAR", "BUSINESS_INITIATED", Some("0.035")),
