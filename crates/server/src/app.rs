@@ -257,7 +257,6 @@ async fn bootstrap(config: &Config, store: &dyn Store) -> Result<Option<Credenti
 fn rebuild(
     engines: &FxHashMap<String, Arc<Mutex<Engine>>>,
     store: &dyn Store,
-    spend: &mut crate::ledger::Spend,
 ) -> Result<(), StartError> {
     for input in store.engine_log()? {
         match input {
@@ -307,13 +306,7 @@ fn rebuild(
                 };
                 if let Ok(mut engine) = engine.lock() {
                     let at = openwaba_engine::Instant::from_millis(m.created_at);
-                    if let Ok(out) = engine.send(at, business, user, outbound, delivery) {
-                        let charge = crate::ledger::charge_of(&out);
-                        if !charge.is_zero() {
-                            let month = engine.month_of(at);
-                            spend.add(&m.waba_id, month, charge, None);
-                        }
-                    }
+                    let _ = engine.send(at, business, user, outbound, delivery);
                 }
             }
         }
@@ -425,8 +418,36 @@ pub async fn build(config: &Config) -> Result<(Arc<AppState>, Option<Credentials
         engines.insert(w.id.clone(), Arc::new(Mutex::new(engine_for(w)?)));
     }
     load_rate_cards(&engines, store.as_ref())?;
+    rebuild(&engines, store.as_ref())?;
+    // The month's spend, from the ledger (its daily rollup): the one source of every figure.
     let mut spend = crate::ledger::Spend::default();
-    rebuild(&engines, store.as_ref(), &mut spend)?;
+    for (waba, engine) in &engines {
+        let Ok(mut e) = engine.lock() else { continue };
+        let now = clock.now();
+        let month = e.month_of(now);
+        let first = chrono::NaiveDate::from_ymd_opt(month.year, u32::from(month.month), 1)
+            .unwrap_or_default();
+        let next = first + chrono::Months::new(1);
+        let rows = store.ledger_rollup(
+            waba,
+            openwaba_store::Grain::Day,
+            openwaba_engine::day_number(first),
+            openwaba_engine::day_number(next),
+        )?;
+        let total = rows
+            .iter()
+            .filter_map(|r| {
+                r.key
+                    .unit
+                    .parse::<rust_decimal::Decimal>()
+                    .ok()
+                    .map(|u| u * rust_decimal::Decimal::from(r.count))
+            })
+            .sum::<rust_decimal::Decimal>();
+        if let Ok(m) = openwaba_engine::Money::parse(&total.normalize().to_string()) {
+            spend.add(waba, month, m, None);
+        }
+    }
     let mut budgets = FxHashMap::default();
     for r in store.budgets()? {
         match crate::ledger::Budget::from_record(&r) {

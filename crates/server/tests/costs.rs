@@ -408,6 +408,19 @@ async fn no_chargeable_send_passes_a_stopped_budget_even_when_concurrent() {
         .await;
     assert_eq!(q["accepted"], false, "{q}");
     assert_eq!(q["error"]["code"], 1_300_002, "{q}");
+    // After a restart the month's spend comes back from the ledger: still stopped.
+    let mut app = app;
+    app.restart().await;
+    let (_, b) = app.get(&format!("/_openwaba/v1/{WABA}/budget")).await;
+    assert_eq!(dec(&b["spent"]), Decimal::from_str("0.5").unwrap(), "{b}");
+    let (s, v) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            template_body(&users[31], "marketing"),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert_graph_error(&v, 1_300_002);
     // Raising the budget lets sends through again.
     let (s, _) = app
         .call(
