@@ -202,7 +202,7 @@ fn priced(
     let rows = st
         .store
         .ledger_rollup(waba_id, grain, from, to)
-        .map_err(|e| GraphError::engine(1, "An unknown error occurred", &e.to_string(), 500))?;
+        .map_err(GraphError::internal)?;
     let numbers = Numbers::of(st, waba_id);
     let conversation = q.kind == AnalyticsKind::Conversation;
     let wanted_model = if conversation { "CBP" } else { "PMP" };
@@ -327,7 +327,7 @@ fn messaging(
     let rows = st
         .store
         .message_rollup(waba_id, grain, from, to)
-        .map_err(|e| GraphError::engine(1, "An unknown error occurred", &e.to_string(), 500))?;
+        .map_err(GraphError::internal)?;
     let numbers = Numbers::of(st, waba_id);
     // Every bucket of the range, also the empty ones, as Meta lists them.
     let mut points: BTreeMap<i64, (i64, i64)> = BTreeMap::new();

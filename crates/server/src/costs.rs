@@ -51,7 +51,7 @@ fn respond(r: Result<Value, GraphError>) -> Response {
 }
 
 fn internal(e: impl std::fmt::Display) -> GraphError {
-    GraphError::engine(1, "An unknown error occurred", &e.to_string(), 500)
+    GraphError::internal(e)
 }
 
 /// The business the request may act for: `None` for the admin token (every business).

@@ -156,6 +156,12 @@ impl GraphError {
         Self::new(code, title, http_status, details)
     }
 
+    /// 1 (HTTP 500): the server could not read or write what it needed (a storage failure).
+    /// Never caused by input: bad input always gets a 4xx.
+    pub fn internal(details: impl std::fmt::Display) -> Self {
+        Self::new(1, "An unknown error occurred", 500, details.to_string())
+    }
+
     /// `(#code) title`, or Graph's own sentence for unknown objects and tokens.
     pub fn message(&self) -> String {
         match self.code {
