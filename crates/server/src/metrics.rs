@@ -27,6 +27,12 @@ pub struct Metrics {
     lag_buckets: [AtomicU64; 12],
     lag_count: AtomicU64,
     lag_sum_ms: AtomicU64,
+    /// From a simulated receipt's due instant to its report (how late the scheduler fired
+    /// it): a receipt's webhook is caused at its due instant, so its cause-to-delivery time is
+    /// this plus the delivery lag.
+    receipt_lateness_buckets: [AtomicU64; 12],
+    receipt_lateness_count: AtomicU64,
+    receipt_lateness_sum_ms: AtomicU64,
 }
 
 /// Cumulative histogram buckets of `ms`.
@@ -83,6 +89,13 @@ impl Metrics {
         self.lag_sum_ms.fetch_add(ms as u64, Relaxed);
     }
 
+    pub fn observe_receipt_lateness(&self, ms: i64) {
+        let ms = ms.max(0);
+        observe(&self.receipt_lateness_buckets, ms as f64);
+        self.receipt_lateness_count.fetch_add(1, Relaxed);
+        self.receipt_lateness_sum_ms.fetch_add(ms as u64, Relaxed);
+    }
+
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "# HELP openwaba_http_requests_total Graph API requests.\n# TYPE openwaba_http_requests_total counter\nopenwaba_http_requests_total {}", self.requests.load(Relaxed));
@@ -126,6 +139,14 @@ impl Metrics {
             &self.lag_buckets,
             self.lag_count.load(Relaxed),
             self.lag_sum_ms.load(Relaxed) as f64 / 1e3,
+        );
+        render_histogram(
+            &mut s,
+            "openwaba_receipt_lateness_seconds",
+            "From a simulated receipt's due instant to its report.",
+            &self.receipt_lateness_buckets,
+            self.receipt_lateness_count.load(Relaxed),
+            self.receipt_lateness_sum_ms.load(Relaxed) as f64 / 1e3,
         );
         s
     }

@@ -20,6 +20,8 @@ use std::sync::Arc;
 pub struct Receipt {
     pub message: Arc<MessageRecord>,
     pub kind: StatusKind,
+    /// The clock instant it falls due (ms), to measure how late it fires.
+    pub due_ms: i64,
 }
 
 impl PartialEq for Receipt {
@@ -97,6 +99,7 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
             Task::Receipt(Receipt {
                 message: m.clone(),
                 kind: StatusKind::Delivered,
+                due_ms: base + d,
             }),
         );
     }
@@ -106,6 +109,7 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
             Task::Receipt(Receipt {
                 message: m,
                 kind: StatusKind::Read,
+                due_ms: base + d + r,
             }),
         );
     }
@@ -183,6 +187,8 @@ pub async fn receipt_due(st: &Arc<AppState>, r: Receipt) {
     let st = st.clone();
     // Not awaited by the scheduler: receipts of many messages commit together.
     tokio::spawn(async move {
+        st.metrics
+            .observe_receipt_lateness(st.clock.now().millis() - r.due_ms);
         report(&st, &r.message, r.kind).await;
     });
 }
