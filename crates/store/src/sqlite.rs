@@ -402,7 +402,7 @@ fn write(
             tx.prepare_cached("INSERT INTO webhook_outbox (seq, app_id, ordering_key, field, created_at, next_attempt_at, state, attempts, delivered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
                 .execute(params![o.seq, o.app_id, o.ordering_key, o.field, o.created_at, o.next_attempt_at, o.state, o.attempts, o.delivered_at])?;
             tx.prepare_cached("INSERT INTO webhook_payloads (seq, payload) VALUES (?1, ?2)")?
-                .execute(params![o.seq, o.payload])?;
+                .execute(params![o.seq, payload_blob(&o.payload)])?;
         }
         Write::WebhookAttempt {
             seq,
@@ -443,13 +443,44 @@ const MESSAGE_COLUMNS: &str = "seq, id, waba_id, phone_number_id, business, reci
 const WEBHOOK_COLUMNS: &str = "o.seq, o.app_id, o.ordering_key, o.field, p.payload, o.created_at, o.next_attempt_at, o.state, o.attempts, o.delivered_at";
 const WEBHOOK_FROM: &str = "webhook_outbox o JOIN webhook_payloads p ON p.seq = o.seq";
 
+/// A webhook payload as stored: LZ4 with its size prepended (a BLOB). Status payloads are
+/// ~1 KiB of repetitive JSON and were most of the WAL bytes under webhook load (measured,
+/// BENCHMARKS.md); compressed they are ~3x smaller. Text rows (written before) read as is.
+fn payload_blob(payload: &str) -> Vec<u8> {
+    lz4_flex::compress_prepend_size(payload.as_bytes())
+}
+
+fn payload_of(v: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<String> {
+    use rusqlite::types::{FromSqlError, ValueRef};
+    match v {
+        ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => lz4_flex::decompress_size_prepended(b)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|e| FromSqlError::Other(Box::new(e)))
+            })
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Blob,
+                    Box::new(e),
+                )
+            }),
+        _ => Err(rusqlite::Error::InvalidColumnType(
+            4,
+            "payload".into(),
+            rusqlite::types::Type::Null,
+        )),
+    }
+}
+
 fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
     Ok(WebhookRecord {
         seq: r.get(0)?,
         app_id: r.get(1)?,
         ordering_key: r.get(2)?,
         field: r.get(3)?,
-        payload: r.get(4)?,
+        payload: payload_of(r.get_ref(4)?)?,
         created_at: r.get(5)?,
         next_attempt_at: r.get(6)?,
         state: r.get(7)?,
