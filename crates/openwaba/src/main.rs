@@ -68,6 +68,28 @@ enum Command {
         #[command(subcommand)]
         command: remote::BudgetCommand,
     },
+    /// What a send would do and cost now on a running server (writes nothing).
+    Quote {
+        #[command(flatten)]
+        remote: remote::Remote,
+        /// The business phone number id.
+        #[arg(long)]
+        phone: String,
+        /// The user's number.
+        #[arg(long)]
+        to: String,
+        /// A template by name.
+        #[arg(long)]
+        template: Option<String>,
+        #[arg(long, default_value = "en_US")]
+        language: String,
+        /// A text message.
+        #[arg(long)]
+        text: Option<String>,
+        /// Any Cloud API message body (JSON).
+        #[arg(long)]
+        json: Option<String>,
+    },
     /// List or load a WABA's rate cards on a running server.
     Rates {
         #[command(flatten)]
@@ -213,6 +235,17 @@ fn main() -> ExitCode {
             waba,
             command,
         } => print_remote(remote::rates(&remote, &waba, command)),
+        Command::Quote {
+            remote,
+            phone,
+            to,
+            template,
+            language,
+            text,
+            json,
+        } => print_remote(remote::quote(
+            &remote, &phone, &to, template, &language, text, json,
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

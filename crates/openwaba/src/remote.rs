@@ -400,3 +400,35 @@ pub fn rates(r: &Remote, waba: &str, c: RatesCommand) -> Result<Value, String> {
         }
     }
 }
+
+/// `POST /_openwaba/v1/{phone}/quote`: what a send would do and cost now, writing nothing.
+/// The message is a template by name, a text, or any Cloud API body (`--json`).
+pub fn quote(
+    r: &Remote,
+    phone: &str,
+    to: &str,
+    template: Option<String>,
+    language: &str,
+    text: Option<String>,
+    raw: Option<String>,
+) -> Result<Value, String> {
+    let body = match (template, text, raw) {
+        (Some(t), None, None) => json!({"to": to, "template": t, "language": language}),
+        (None, Some(t), None) => {
+            json!({"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": t}})
+        }
+        (None, None, Some(j)) => {
+            let mut v: Value =
+                serde_json::from_str(&j).map_err(|e| format!("--json: not JSON: {e}"))?;
+            v["to"] = json!(to);
+            v
+        }
+        _ => return Err("give one of --template NAME, --text TEXT or --json BODY".into()),
+    };
+    call(
+        r,
+        reqwest::Method::POST,
+        &format!("/_openwaba/v1/{phone}/quote"),
+        Some(body),
+    )
+}

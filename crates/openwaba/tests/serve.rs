@@ -307,6 +307,29 @@ fn the_cost_commands_drive_a_running_server() {
         .json()
         .unwrap();
     assert!(v["messages"][0]["id"].is_string(), "{v}");
+    // A quote: a reply inside the open window joins the service conversation, free.
+    let (code, out, err) = cli(&[
+        "quote",
+        "--phone",
+        "300000000000001",
+        "--to",
+        "5511987650001",
+        "--text",
+        "more",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let q: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(q["accepted"], true, "{q}");
+    assert_eq!(q["free_reason"], "joins_open_conversation", "{q}");
+    let (code, _, err) = cli(&[
+        "quote",
+        "--phone",
+        "300000000000001",
+        "--to",
+        "5511987650001",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--template"), "{err}");
     let invoice = ["invoice", "--waba", "200000000000001", "--month", "2023-06"];
     let (code, out, err) = cli(&[&invoice[..], &["--format", "csv"]].concat());
     assert_eq!(code, Some(0), "{err}");

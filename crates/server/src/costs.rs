@@ -408,20 +408,71 @@ fn instant_param(query: &HashMap<String, String>, name: &str) -> Result<Option<i
     }
 }
 
-/// `GET /_openwaba/v1/{waba}/ledger?since=&until=&after=&limit=`: entries in booking order;
-/// `paging.after` continues.
+/// A body of the cost API: JSON, or a CSV document.
+enum Answer {
+    Json(Value),
+    Csv(String),
+}
+
+/// The most rows one CSV export holds; narrow `since`/`until` beyond it.
+const MAX_CSV_ROWS: usize = 1_000_000;
+
+const LEDGER_CSV_HEADER: &str = "seq,at,phone_number_id,business,wa_id,market,country,category,pricing_model,pricing_type,direction,conversation_id,amount,currency,card,tier\n";
+
+fn ledger_csv_row(out: &mut String, e: &openwaba_store::LedgerEntry) {
+    let at = openwaba_engine::Instant::from_millis(e.at).to_string();
+    let cells = [
+        e.seq.to_string(),
+        at,
+        e.phone_number_id.clone(),
+        e.business.clone(),
+        e.wa_id.clone(),
+        e.market.clone(),
+        e.country.clone(),
+        e.category.clone(),
+        e.model.clone(),
+        e.pricing_type.clone(),
+        e.direction.clone(),
+        e.conversation_id.clone().unwrap_or_default(),
+        e.amount.clone().unwrap_or_default(),
+        e.currency.clone(),
+        e.card.clone().unwrap_or_default(),
+        e.tier.clone().unwrap_or_default(),
+    ];
+    out.push_str(
+        &cells
+            .iter()
+            .map(|c| csv_cell(c))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    out.push('\n');
+}
+
+/// `GET /_openwaba/v1/{waba}/ledger?since=&until=&after=&limit=[&format=csv]`: entries in
+/// booking order; `paging.after` continues. As CSV, every entry of the range at once (at most
+/// a million: narrow `since`/`until` beyond that).
 async fn ledger(
     State(st): St,
     Path(waba): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
+    let csv = match query.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(f) => {
+            return error_response(&GraphError::invalid_parameter(format!(
+                "format: `{f}` is not json or csv"
+            )))
+        }
+    };
+    let r = (|| {
         let who = caller(&st, &headers, &query)?;
         let w = visible_waba(&st, &who, &waba, "get")?;
         let since = instant_param(&query, "since")?.unwrap_or(i64::MIN);
         let until = instant_param(&query, "until")?.unwrap_or(i64::MAX);
-        let after = match query.get("after") {
+        let mut after = match query.get("after") {
             Some(a) => a.parse::<i64>().map_err(|_| {
                 GraphError::invalid_parameter(format!("after: `{a}` is not a ledger seq"))
             })?,
@@ -437,6 +488,30 @@ async fn ledger(
                 })?,
             None => 1000,
         };
+        if csv {
+            let mut out = String::from(LEDGER_CSV_HEADER);
+            let mut n = 0;
+            loop {
+                let rows = st
+                    .store
+                    .ledger(&w.id, since, until, after, 10_000)
+                    .map_err(internal)?;
+                for e in &rows {
+                    ledger_csv_row(&mut out, e);
+                }
+                n += rows.len();
+                if n > MAX_CSV_ROWS {
+                    return Err(GraphError::invalid_parameter(format!(
+                        "more than {MAX_CSV_ROWS} ledger entries: narrow since/until"
+                    )));
+                }
+                match rows.last() {
+                    Some(last) if rows.len() == 10_000 => after = last.seq,
+                    _ => break,
+                }
+            }
+            return Ok(Answer::Csv(out));
+        }
         let rows = st
             .store
             .ledger(&w.id, since, until, after, limit)
@@ -447,8 +522,18 @@ async fn ledger(
                 out["paging"] = json!({"after": last.seq});
             }
         }
-        Ok(out)
-    })())
+        Ok(Answer::Json(out))
+    })();
+    match r {
+        Ok(Answer::Json(v)) => Json(v).into_response(),
+        Ok(Answer::Csv(text)) => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            text,
+        )
+            .into_response(),
+        Err(e) => error_response(&e),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

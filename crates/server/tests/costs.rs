@@ -218,6 +218,31 @@ async fn the_ledger_agrees_with_replay_to_the_cent() {
         invoice_total += dec(&inv["total"]);
     }
     assert_eq!(ledger_total, replay_total);
+    // The same ledger as CSV: one row per entry, the same total.
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{}/_openwaba/v1/{WABA}/ledger?format=csv",
+            app.base
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "seq,at,phone_number_id,business,wa_id,market,country,category,pricing_model,pricing_type,direction,conversation_id,amount,currency,card,tier"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), l["data"].as_array().unwrap().len());
+    let csv_total: Decimal = rows
+        .iter()
+        .filter(|r| !r[12].is_empty())
+        .map(|r| Decimal::from_str(r[12]).unwrap())
+        .sum();
+    assert_eq!(csv_total, replay_total);
     assert_eq!(invoice_total, replay_total);
     // Conversations: one ledger entry per CBP conversation.
     let cbp = l["data"]
