@@ -431,6 +431,29 @@ pub async fn admin_waba(st: &AppState, v: &Value) -> Result<Value, GraphError> {
         currency: s(v, "currency").unwrap_or_else(|| "USD".into()),
         consent_mode: s(v, "consent_mode").unwrap_or_else(|| "enforce".into()),
     };
+    // An existing WABA keeps its engine (its windows, conversations, counters and loaded
+    // rate cards): posting it again with the same settings is a no-op; changing how its
+    // history is judged (time zone, consent mode, currency) is refused, not half-applied.
+    let existing = st
+        .registry
+        .read()
+        .ok()
+        .and_then(|r| r.wabas.get(&w.id).cloned());
+    if let Some(old) = existing {
+        if (
+            &old.timezone,
+            &old.currency,
+            &old.consent_mode,
+            &old.business_id,
+        ) == (&w.timezone, &w.currency, &w.consent_mode, &w.business_id)
+        {
+            return Ok(json!({"id": old.id}));
+        }
+        return Err(GraphError::invalid_parameter(format!(
+            "WABA {} exists (time zone {}, currency {}, consent {}, business {}): its settings cannot be changed at runtime, because its history was judged under them",
+            old.id, old.timezone, old.currency, old.consent_mode, old.business_id
+        )));
+    }
     let engine = engine_for(&w).map_err(|e| GraphError::invalid_value(e.to_string()))?;
     st.store
         .commit(vec![Write::Waba(w.clone())])

@@ -157,6 +157,29 @@ async fn admin_adds_accounts_at_runtime() {
         )
         .await;
     assert_eq!(s, 400, "{b}");
+    // The same WABA again: a no-op; with another time zone: refused (its engine stays).
+    let (s, b) = app
+        .admin(
+            "/_admin/wabas",
+            json!({"id": waba, "business_id": bid, "timezone": "Asia/Kolkata"}),
+        )
+        .await;
+    assert_eq!((s, b["id"].as_str()), (200, Some(waba.as_str())), "{b}");
+    let (s, b) = app
+        .admin(
+            "/_admin/wabas",
+            json!({"id": waba, "business_id": bid, "timezone": "UTC"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert_graph_error(&b, 100);
+    assert!(
+        b["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("Asia/Kolkata"),
+        "{b}"
+    );
     let (_, b) = app
         .admin(
             "/_admin/phone_numbers",
