@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${USERS:-50000}
+# The simulated phones' receipts: auto (default: each send is followed by a delivered and a
+# read receipt, 1 s and 3 s later, each one more write) or manual (the phones stay silent,
+# so the run measures the API's own work).
+RECEIPTS=${RECEIPTS:-auto}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 PORT=${PORT:-4987}
@@ -17,9 +21,9 @@ OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
   "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >/dev/null &
 SERVER=$!
 for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
-python3 - "$PORT" "$USERS" <<'PY'
+python3 - "$PORT" "$USERS" "$RECEIPTS" <<'PY'
 import sys, json, urllib.request, concurrent.futures
-port, users = sys.argv[1], int(sys.argv[2])
+port, users, receipts = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def call(path, body, token="bench-admin"):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -31,6 +35,8 @@ def prepare(i):
     user = str(5511900000000 + i)
     call("/_admin/wabas/200000000000001/consent", {"wa_id": user, "event": "opt_in"})
     call("/_admin/phone_numbers/300000000000001/inbound", {"from": user})
+    if receipts != "auto":
+        call(f"/_sim/users/{user}", {"receipts": receipts})
 with concurrent.futures.ThreadPoolExecutor(16) as ex:
     list(ex.map(prepare, range(users)))
 PY

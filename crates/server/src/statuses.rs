@@ -119,67 +119,86 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
 /// transaction. A receipt that is not news (read already reported, delivered after read) is
 /// dropped. Returns whether it was reported.
 pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> bool {
-    let now = st.clock.now();
-    let prepared = {
-        // Under the WABA's lock, like the send that made the message: one order per user.
-        let engine = st
-            .engines
-            .read()
-            .ok()
-            .and_then(|e| e.get(&m.waba_id).cloned());
-        let Some(engine) = engine else {
-            return false;
-        };
-        let Ok(guard) = engine.lock() else {
-            return false;
-        };
-        let Ok(mut receipts) = st.sim.receipt_state.lock() else {
-            return false;
-        };
-        let current = receipts
-            .get(&m.seq)
-            .copied()
-            .or(match m.receipt.as_deref() {
-                Some("sent") => Some(StatusKind::Sent),
-                Some("delivered") => Some(StatusKind::Delivered),
-                Some("read") => Some(StatusKind::Read),
-                _ => None,
-            });
-        let Some(current) = current else {
-            return false;
-        };
-        if kind <= current || kind == StatusKind::Failed {
-            return false;
-        }
-        // Pricing rides on the first receipt after `sent`.
-        let with_pricing = current == StatusKind::Sent;
-        // Nothing follows a read, nor a delivery when no read is coming.
-        let last =
-            kind == StatusKind::Read || !matches!(st.sim.receipts(&m.wa_id), Receipts::Auto { .. });
-        if last {
-            receipts.remove(&m.seq);
-        } else {
-            receipts.insert(m.seq, kind);
-        }
-        let mut prepared = prepare(st, m, kind, with_pricing, now);
-        prepared.writes.push(Write::Receipt {
-            seq: m.seq,
-            receipt: kind.as_str().to_owned(),
-        });
-        // The first receipt after `sent` (delivered, or read straight away) counts the
-        // message as delivered in the messaging analytics.
-        if with_pricing {
-            let count = crate::ledger::message_count(guard.zone(), m, 0, 1);
-            prepared.writes.push(Write::MessageCount(Box::new(count)));
-        }
-        drop(guard);
-        prepared
+    let Some(mut prepared) = prepare_report(st, m, kind, st.clock.now()) else {
+        return false;
     };
-    let mut prepared = prepared;
     let writes = std::mem::take(&mut prepared.writes);
     let ok = st.store.commit(writes).await.is_ok();
     prepared.committed(st, ok);
     ok
+}
+
+/// Reports many due receipts in one transaction (the scheduler's batch): one commit and one
+/// wake-up of the store's writer instead of one per receipt.
+pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
+    let now = st.clock.now();
+    let mut all = crate::webhooks::Prepared::none();
+    for r in &due {
+        st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
+        if let Some(mut p) = prepare_report(st, &r.message, r.kind, now) {
+            all.writes.append(&mut p.writes);
+            all.absorb(p);
+        }
+    }
+    if all.writes.is_empty() {
+        return;
+    }
+    let writes = std::mem::take(&mut all.writes);
+    let ok = st.store.commit(writes).await.is_ok();
+    all.committed(st, ok);
+}
+
+/// The writes of a receipt (status webhook, receipt state, messaging count), decided under
+/// the WABA's lock like the send that made the message (one order per user); `None` when it
+/// is not news.
+fn prepare_report(
+    st: &AppState,
+    m: &MessageRecord,
+    kind: StatusKind,
+    now: Instant,
+) -> Option<crate::webhooks::Prepared> {
+    let engine = st
+        .engines
+        .read()
+        .ok()
+        .and_then(|e| e.get(&m.waba_id).cloned())?;
+    let guard = engine.lock().ok()?;
+    let mut receipts = st.sim.receipt_state.lock().ok()?;
+    let current = receipts
+        .get(&m.seq)
+        .copied()
+        .or(match m.receipt.as_deref() {
+            Some("sent") => Some(StatusKind::Sent),
+            Some("delivered") => Some(StatusKind::Delivered),
+            Some("read") => Some(StatusKind::Read),
+            _ => None,
+        })?;
+    if kind <= current || kind == StatusKind::Failed {
+        return None;
+    }
+    // Pricing rides on the first receipt after `sent`.
+    let with_pricing = current == StatusKind::Sent;
+    // Nothing follows a read, nor a delivery when no read is coming.
+    let last =
+        kind == StatusKind::Read || !matches!(st.sim.receipts(&m.wa_id), Receipts::Auto { .. });
+    if last {
+        receipts.remove(&m.seq);
+    } else {
+        receipts.insert(m.seq, kind);
+    }
+    drop(receipts);
+    let mut prepared = prepare(st, m, kind, with_pricing, now);
+    prepared.writes.push(Write::Receipt {
+        seq: m.seq,
+        receipt: kind.as_str().to_owned(),
+    });
+    // The first receipt after `sent` (delivered, or read straight away) counts the message
+    // as delivered in the messaging analytics.
+    if with_pricing {
+        let count = crate::ledger::message_count(guard.zone(), m, 0, 1);
+        prepared.writes.push(Write::MessageCount(Box::new(count)));
+    }
+    Some(prepared)
 }
 
 /// The scheduler's call for an automatic receipt.
