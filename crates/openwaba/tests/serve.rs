@@ -46,6 +46,43 @@ fn wait_ready(port: u16) {
     panic!("server did not start");
 }
 
+/// `openwaba serve` on a virtual clock started at `clock_start`, output discarded.
+fn serve_virtual(dir: &std::path::Path, port: u16, clock_start: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_openwaba"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--clock-start",
+            clock_start,
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("OPENWABA_ACCESS_TOKEN", "tok")
+        .env("OPENWABA_ADMIN_TOKEN", "admin")
+        .env("OPENWABA_WABA_ID", "200000000000001")
+        .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs the `openwaba` command line against the server on `port`: (exit code, stdout, stderr).
+fn cli(port: u16, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_openwaba"))
+        .args(args)
+        .args(["--server", &format!("http://127.0.0.1:{port}")])
+        .env("OPENWABA_ADMIN_TOKEN", "admin")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_message_answered_200_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,37 +214,9 @@ fn seq_of(id: &str) -> i64 {
 fn the_sim_and_clock_commands_drive_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openwaba"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--clock-start",
-            "2024-03-01T10:00:00Z",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("OPENWABA_ACCESS_TOKEN", "tok")
-        .env("OPENWABA_ADMIN_TOKEN", "admin")
-        .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve_virtual(dir.path(), port, "2024-03-01T10:00:00Z");
     wait_ready(port);
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_openwaba"))
-            .args(args)
-            .args(["--server", &format!("http://127.0.0.1:{port}")])
-            .env("OPENWABA_ADMIN_TOKEN", "admin")
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| cli(port, args);
     let (code, out, err) = cli(&["sim", "send", "--from", "5511987650001", "oi"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("wamid."), "{out}");
@@ -260,38 +269,9 @@ fn the_sim_and_clock_commands_drive_a_running_server() {
 fn the_cost_commands_drive_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openwaba"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--clock-start",
-            "2023-06-05T10:00:00Z",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("OPENWABA_ACCESS_TOKEN", "tok")
-        .env("OPENWABA_ADMIN_TOKEN", "admin")
-        .env("OPENWABA_WABA_ID", "200000000000001")
-        .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve_virtual(dir.path(), port, "2023-06-05T10:00:00Z");
     wait_ready(port);
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_openwaba"))
-            .args(args)
-            .args(["--server", &format!("http://127.0.0.1:{port}")])
-            .env("OPENWABA_ADMIN_TOKEN", "admin")
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| cli(port, args);
     let (code, out, err) = cli(&["clock", "freeze"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("\"frozen\":true"), "{out}");
