@@ -1,6 +1,6 @@
 """Prepares USERS simulated users for a load test: opt-in, an open service window (an
 inbound message), and (optionally) automatic receipts after a delay.
-usage: prepare_users.py PORT USERS [--receipts 200ms]"""
+usage: prepare_users.py PORT USERS [--receipts 200ms|manual]"""
 import concurrent.futures, json, sys, urllib.request
 
 port, users = sys.argv[1], int(sys.argv[2])
@@ -19,7 +19,9 @@ def prepare(i):
     user = str(5511900000000 + i)
     call("/_admin/wabas/200000000000001/consent", {"wa_id": user, "event": "opt_in"})
     call("/_admin/phone_numbers/300000000000001/inbound", {"from": user})
-    if receipts:
+    if receipts == "manual":
+        call(f"/_sim/users/{user}", {"receipts": "manual"})
+    elif receipts:
         call(f"/_sim/users/{user}", {"receipts": "auto", "delivered_after": receipts, "read_after": receipts})
 
 with concurrent.futures.ThreadPoolExecutor(16) as ex:

@@ -3,6 +3,7 @@
 # through the admin API, then drives POST /messages with wrk at full speed, then at a fixed
 # rate to read latency. Durable commits (SQLite WAL, synchronous=FULL) are on.
 set -euo pipefail
+command -v wrk >/dev/null || { echo "serve_load.sh needs wrk (Debian: apt-get install wrk)" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 USERS=${USERS:-50000}
 # The simulated phones' receipts: auto (default: each send is followed by a delivered and a
@@ -21,25 +22,8 @@ OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
   "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >/dev/null &
 SERVER=$!
 for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
-python3 - "$PORT" "$USERS" "$RECEIPTS" <<'PY'
-import sys, json, urllib.request, concurrent.futures
-port, users, receipts = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-def call(path, body, token="bench-admin"):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-call("/v23.0/200000000000001/message_templates", {"name": "order_update", "language": "en_US",
-     "category": "utility", "components": [{"type": "BODY", "text": "Hi {{1}}, order {{2}} has shipped.",
-     "example": {"body_text": [["Ana", "860198"]]}}]}, token="bench-token")
-def prepare(i):
-    user = str(5511900000000 + i)
-    call("/_admin/wabas/200000000000001/consent", {"wa_id": user, "event": "opt_in"})
-    call("/_admin/phone_numbers/300000000000001/inbound", {"from": user})
-    if receipts != "auto":
-        call(f"/_sim/users/{user}", {"receipts": receipts})
-with concurrent.futures.ThreadPoolExecutor(16) as ex:
-    list(ex.map(prepare, range(users)))
-PY
+if [ "$RECEIPTS" = auto ]; then python3 bench/prepare_users.py $PORT $USERS
+else python3 bench/prepare_users.py $PORT $USERS --receipts "$RECEIPTS"; fi
 echo "== openwaba serve at a fixed rate (open loop, latency from the due time)"
 cargo build --release -q -p openwaba-server --example loadgen
 for RATE in ${RATES:-5000 10000}; do

@@ -776,6 +776,11 @@ pub(crate) fn admin_body(
     if !admin_authorized(st, headers) {
         return Err(GraphError::invalid_token());
     }
+    json_body(body)
+}
+
+/// A JSON request body, or error 100 saying why it is not one.
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, GraphError> {
     serde_json::from_slice(body)
         .map_err(|e| GraphError::invalid_parameter(format!("the body is not JSON: {e}")))
 }

@@ -85,6 +85,18 @@ fn visible_waba(
         .ok_or_else(|| GraphError::unknown_object(id, verb))
 }
 
+/// The caller's WABA `id`: the credentials checked, then the WABA's visibility to them.
+fn caller_waba(
+    st: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    id: &str,
+    verb: &str,
+) -> Result<openwaba_store::Waba, GraphError> {
+    let who = caller(st, headers, query)?;
+    visible_waba(st, &who, id, verb)
+}
+
 fn engine_of(st: &AppState, waba_id: &str) -> Result<Arc<Mutex<Engine>>, GraphError> {
     st.engines
         .read()
@@ -468,8 +480,7 @@ async fn ledger(
         }
     };
     let r = (|| {
-        let who = caller(&st, &headers, &query)?;
-        let w = visible_waba(&st, &who, &waba, "get")?;
+        let w = caller_waba(&st, &headers, &query, &waba, "get")?;
         let since = instant_param(&query, "since")?.unwrap_or(i64::MIN);
         let until = instant_param(&query, "until")?.unwrap_or(i64::MAX);
         let mut after = match query.get("after") {
@@ -714,8 +725,7 @@ async fn invoice(
     headers: HeaderMap,
 ) -> Response {
     let r = (|| {
-        let who = caller(&st, &headers, &query)?;
-        let w = visible_waba(&st, &who, &waba, "get")?;
+        let w = caller_waba(&st, &headers, &query, &waba, "get")?;
         invoice_json(&st, &w, &month)
     })();
     match (r, query.get("format").map(String::as_str)) {
@@ -768,8 +778,7 @@ async fn budget_get(
     headers: HeaderMap,
 ) -> Response {
     respond((|| {
-        let who = caller(&st, &headers, &query)?;
-        let w = visible_waba(&st, &who, &waba, "get")?;
+        let w = caller_waba(&st, &headers, &query, &waba, "get")?;
         budget_json(&st, &w)
     })())
 }
@@ -784,10 +793,8 @@ async fn budget_put(
     body: Bytes,
 ) -> Response {
     let r = async {
-        let who = caller(&st, &headers, &query)?;
-        let w = visible_waba(&st, &who, &waba, "post")?;
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| GraphError::invalid_parameter(format!("the body is not JSON: {e}")))?;
+        let w = caller_waba(&st, &headers, &query, &waba, "post")?;
+        let v = crate::api::json_body(&body)?;
         let amount = match v.get("amount") {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
@@ -867,8 +874,7 @@ async fn budget_delete(
     headers: HeaderMap,
 ) -> Response {
     let r = async {
-        let who = caller(&st, &headers, &query)?;
-        let w = visible_waba(&st, &who, &waba, "delete")?;
+        let w = caller_waba(&st, &headers, &query, &waba, "delete")?;
         if let Ok(mut b) = st.budgets.write() {
             b.remove(&w.id);
         }
@@ -926,8 +932,7 @@ async fn cards_list(
     headers: HeaderMap,
 ) -> Response {
     respond((|| {
-        let who = caller(&st, &headers, &query)?;
-        let w = visible_waba(&st, &who, &waba, "get")?;
+        let w = caller_waba(&st, &headers, &query, &waba, "get")?;
         let engine = engine_of(&st, &w.id)?;
         let mut e = engine.lock().map_err(internal)?;
         let today = e.local_date(st.clock.now());
@@ -973,8 +978,7 @@ async fn cards_load(
     body: Bytes,
 ) -> Response {
     let r = async {
-        let who = caller(&st, &headers, &query)?;
-        let w = visible_waba(&st, &who, &waba, "post")?;
+        let w = caller_waba(&st, &headers, &query, &waba, "post")?;
         let json_body = serde_json::from_slice::<Value>(&body)
             .ok()
             .filter(Value::is_object);
