@@ -703,8 +703,9 @@ async fn decide_and_record(
                 prepared.absorb(alert);
             }
         }
-        let accepted = (kind == StatusKind::Sent).then(|| Arc::new(record.clone()));
-        writes.push(Write::Message(Box::new(record)));
+        let record = Arc::new(record);
+        let accepted = (kind == StatusKind::Sent).then(|| record.clone());
+        writes.push(Write::Message(record));
         // Enqueued under the WABA's lock, so the store keeps the engine's order.
         (id, st.store.commit(writes), prepared, accepted)
     };

@@ -13,13 +13,12 @@
 use crate::app::AppState;
 use crate::clock::ClockError;
 use openwaba_engine::Instant;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// What falls due.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug)]
 pub enum Task {
     /// A template's review completes.
     TemplateReview { template_id: String },
@@ -27,17 +26,23 @@ pub enum Task {
     Receipt(crate::statuses::Receipt),
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    due: i64,
-    /// Ties keep the order they were scheduled in.
-    order: u64,
-    task: Task,
+/// The tasks waiting, by the millisecond they fall due; within one, in the order they were
+/// scheduled.
+///
+/// Why buckets and not a heap: under load the simulated phones owe ~100k receipts at any
+/// moment, all due a fixed delay after their send, so they arrive in (nearly) due order and
+/// many share a millisecond. A binary heap paid log(n) cache-missing moves per push and per
+/// pop (measured: 3% of the server's CPU in `pop_due` alone); a B-tree of per-millisecond
+/// vectors appends to the last bucket and hands a due bucket over whole.
+#[derive(Default)]
+struct Queue {
+    buckets: BTreeMap<i64, Vec<Task>>,
+    len: usize,
 }
 
 #[derive(Default)]
 pub struct Scheduler {
-    queue: Mutex<(BinaryHeap<Reverse<Entry>>, u64)>,
+    queue: Mutex<Queue>,
     wake: Notify,
     /// Held while tasks run, so the background loop and a clock move never interleave.
     running: tokio::sync::Mutex<()>,
@@ -47,36 +52,34 @@ impl Scheduler {
     /// Runs `task` once the clock reads `due` or later.
     pub fn at(&self, due: Instant, task: Task) {
         if let Ok(mut q) = self.queue.lock() {
-            q.1 += 1;
-            let order = q.1;
-            let earliest = q.0.peek().map(|e| e.0.due);
-            q.0.push(Reverse(Entry {
-                due: due.millis(),
-                order,
-                task,
-            }));
+            let earliest = q.buckets.keys().next().copied();
+            q.buckets.entry(due.millis()).or_default().push(task);
+            q.len += 1;
             if earliest.is_none_or(|e| due.millis() < e) {
                 self.wake.notify_one();
             }
         }
     }
 
-    fn pop_due(&self, until: i64) -> Option<Entry> {
+    /// The earliest bucket due at `until` or before, whole.
+    fn pop_due_bucket(&self, until: i64) -> Option<(i64, Vec<Task>)> {
         let mut q = self.queue.lock().ok()?;
-        if q.0.peek().is_some_and(|e| e.0.due <= until) {
-            q.0.pop().map(|e| e.0)
-        } else {
-            None
+        let first = q.buckets.first_entry()?;
+        if *first.key() > until {
+            return None;
         }
+        let (due, tasks) = first.remove_entry();
+        q.len -= tasks.len();
+        Some((due, tasks))
     }
 
     fn earliest(&self) -> Option<i64> {
-        self.queue.lock().ok()?.0.peek().map(|e| e.0.due)
+        self.queue.lock().ok()?.buckets.keys().next().copied()
     }
 
     /// How many tasks wait.
     pub fn len(&self) -> usize {
-        self.queue.lock().map(|q| q.0.len()).unwrap_or(0)
+        self.queue.lock().map(|q| q.len).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -92,17 +95,19 @@ pub async fn run(st: Arc<AppState>) {
             // Receipts due together are reported in one transaction (under load, hundreds
             // fall due per tick: one commit each was a third of the server's work).
             let mut receipts = Vec::new();
-            while let Some(e) = st.scheduler.pop_due(st.clock.now().millis()) {
-                match e.task {
-                    Task::Receipt(r) => {
-                        receipts.push(r);
-                        if receipts.len() >= RECEIPT_BATCH {
-                            flush_receipts(&st, std::mem::take(&mut receipts));
+            while let Some((_, tasks)) = st.scheduler.pop_due_bucket(st.clock.now().millis()) {
+                for task in tasks {
+                    match task {
+                        Task::Receipt(r) => {
+                            receipts.push(r);
+                            if receipts.len() >= RECEIPT_BATCH {
+                                flush_receipts(&st, std::mem::take(&mut receipts));
+                            }
                         }
-                    }
-                    task => {
-                        flush_receipts(&st, std::mem::take(&mut receipts));
-                        execute(&st, task).await;
+                        task => {
+                            flush_receipts(&st, std::mem::take(&mut receipts));
+                            execute(&st, task).await;
+                        }
                     }
                 }
             }
@@ -139,10 +144,13 @@ pub async fn advance_to(st: &Arc<AppState>, target: Instant) -> Result<usize, Cl
     st.clock.check_move(target)?;
     let _guard = st.scheduler.running.lock().await;
     let mut ran = 0;
-    while let Some(e) = st.scheduler.pop_due(target.millis()) {
-        st.clock.move_to(Instant::from_millis(e.due))?;
-        execute(st, e.task).await;
-        ran += 1;
+    // A task may schedule more at the instant it runs: they land in a new bucket, after.
+    while let Some((due, tasks)) = st.scheduler.pop_due_bucket(target.millis()) {
+        st.clock.move_to(Instant::from_millis(due))?;
+        for task in tasks {
+            execute(st, task).await;
+            ran += 1;
+        }
     }
     st.clock.move_to(target)?;
     crate::app::save_clock(st).await;

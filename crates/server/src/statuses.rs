@@ -24,23 +24,6 @@ pub struct Receipt {
     pub due_ms: i64,
 }
 
-impl PartialEq for Receipt {
-    fn eq(&self, o: &Self) -> bool {
-        self.message.seq == o.message.seq && self.kind == o.kind
-    }
-}
-impl Eq for Receipt {}
-impl PartialOrd for Receipt {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Receipt {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.message.seq, self.kind).cmp(&(o.message.seq, o.kind))
-    }
-}
-
 fn metadata_of(m: &MessageRecord) -> serde_json::Value {
     payload::metadata(&m.business, &m.phone_number_id)
 }

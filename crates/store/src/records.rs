@@ -190,7 +190,8 @@ pub enum Write {
     PhoneNumber(PhoneNumber),
     App(App),
     Token(AccessToken),
-    Message(Box<MessageRecord>),
+    /// Shared with the server, which keeps the record for the receipts it owes.
+    Message(std::sync::Arc<MessageRecord>),
     User(UserEvent),
     Template(Box<TemplateRecord>),
     DeleteTemplate {
