@@ -98,6 +98,14 @@ CREATE TABLE rate_cards (seq INTEGER PRIMARY KEY, waba_id TEXT, name TEXT NOT NU
 CREATE TABLE budgets (waba_id TEXT PRIMARY KEY, amount TEXT NOT NULL, currency TEXT NOT NULL,
     thresholds TEXT NOT NULL, hard_stop INTEGER NOT NULL);
 "#,
+    // 8: a message's receipts (delivered, read) in a narrow table of their own. Measured
+    // (BENCHMARKS.md): an UPDATE of `messages.receipt` re-encoded the whole ~550-byte row
+    // and dirtied a page of messages sent seconds before, two per message; here a receipt
+    // is a 10-byte row, and a second's receipts share a few pages. `messages.receipt` keeps
+    // the state the message was stored with (and what older versions wrote).
+    r#"
+CREATE TABLE receipts (seq INTEGER PRIMARY KEY, receipt TEXT NOT NULL);
+"#,
 ];
 
 /// A messaging rollup row's key: WABA, grain, bucket, phone number id, country.
@@ -431,7 +439,7 @@ fn write(
                 .execute(params![seq, state, next_attempt_at, attempts, delivered_at])?;
         }
         Write::Receipt { seq, receipt } => {
-            tx.prepare_cached("UPDATE messages SET receipt = ?2 WHERE seq = ?1")?
+            tx.prepare_cached("INSERT INTO receipts (seq, receipt) VALUES (?1, ?2) ON CONFLICT (seq) DO UPDATE SET receipt = excluded.receipt")?
                 .execute(params![seq, receipt])?;
         }
         Write::SimUser { wa_id, settings } => {
@@ -454,7 +462,10 @@ fn write(
     Ok(())
 }
 
-const MESSAGE_COLUMNS: &str = "seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt";
+/// A message's columns, its latest receipt included, read from [`MESSAGES`].
+const MESSAGE_COLUMNS: &str = "m.seq, m.id, m.waba_id, m.phone_number_id, m.business, m.recipient, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at, COALESCE(r.receipt, m.receipt)";
+/// Messages with their receipts (migration 8).
+const MESSAGES: &str = "messages m LEFT JOIN receipts r ON r.seq = m.seq";
 
 const WEBHOOK_COLUMNS: &str = "o.seq, o.app_id, o.ordering_key, o.field, p.payload, o.created_at, o.next_attempt_at, o.state, o.attempts, o.delivered_at";
 const WEBHOOK_FROM: &str = "webhook_outbox o JOIN webhook_payloads p ON p.seq = o.seq";
@@ -588,7 +599,7 @@ impl Store for SqliteStore {
     fn engine_log(&self) -> Result<Vec<EngineInput>, StoreError> {
         self.read(|c| {
             let mut s = c.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY seq"
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES} ORDER BY m.seq"
             ))?;
             let messages: Vec<MessageRecord> =
                 s.query_map([], message_row)?.collect::<Result<_, _>>()?;
@@ -657,7 +668,7 @@ impl Store for SqliteStore {
     fn message(&self, seq: i64, id: &str) -> Result<Option<MessageRecord>, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
-                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq = ?1 AND id = ?2"),
+                &format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGES} WHERE m.seq = ?1 AND m.id = ?2"),
                 params![seq, id],
                 message_row,
             )
@@ -719,7 +730,7 @@ impl Store for SqliteStore {
     fn awaiting_receipts(&self) -> Result<Vec<MessageRecord>, StoreError> {
         self.read(|c| {
             let mut s = c.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE receipt IN ('sent', 'delivered') ORDER BY seq"
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES} WHERE COALESCE(r.receipt, m.receipt) IN ('sent', 'delivered') ORDER BY m.seq"
             ))?;
             let v = s.query_map([], message_row)?.collect::<Result<_, _>>()?;
             Ok(v)
@@ -1052,6 +1063,60 @@ mod tests {
             "the WAL holds {wal} bytes after {seq} commits ({appended} bytes appended)"
         );
         assert_eq!(s.last_message_seq().unwrap(), seq);
+    }
+
+    /// A message's receipts live in their own table; every read sees the latest, and a
+    /// reopened store knows which messages still owe one.
+    #[tokio::test]
+    async fn receipts_are_read_with_their_message_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            let mut writes = Vec::new();
+            for seq in 1..=3 {
+                let mut m = msg(seq, &format!("m{seq}"), seq);
+                m.receipt = Some("sent".into());
+                writes.push(Write::Message(std::sync::Arc::new(m)));
+            }
+            s.commit(writes).await.unwrap();
+            s.commit(vec![
+                Write::Receipt {
+                    seq: 1,
+                    receipt: "delivered".into(),
+                },
+                Write::Receipt {
+                    seq: 2,
+                    receipt: "delivered".into(),
+                },
+            ])
+            .await
+            .unwrap();
+            s.commit(vec![Write::Receipt {
+                seq: 2,
+                receipt: "read".into(),
+            }])
+            .await
+            .unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let receipt = |seq: i64| s.message(seq, &format!("m{seq}")).unwrap().unwrap().receipt;
+        assert_eq!(receipt(1).as_deref(), Some("delivered"));
+        assert_eq!(receipt(2).as_deref(), Some("read"));
+        assert_eq!(receipt(3).as_deref(), Some("sent"));
+        let owed: Vec<(i64, Option<String>)> = s
+            .awaiting_receipts()
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.seq, m.receipt))
+            .collect();
+        assert_eq!(
+            owed,
+            vec![(1, Some("delivered".into())), (3, Some("sent".into()))]
+        );
+        let log = s.engine_log().unwrap();
+        assert!(log
+            .iter()
+            .any(|e| matches!(e, EngineInput::Message(m) if m.seq == 2 && m.receipt.as_deref() == Some("read"))));
     }
 
     #[tokio::test]
