@@ -7,7 +7,8 @@ use crate::{Store, StoreError, StoreFuture};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{mpsc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -247,9 +248,11 @@ impl SqliteStore {
         migrate(&mut writer)?;
         let reader = connect(&path)?;
         let checkpoints = connect(&path)?;
+        let caught_up = Arc::new(AtomicBool::new(false));
+        let flag = caught_up.clone();
         std::thread::Builder::new()
             .name("openwaba-store-checkpoint".into())
-            .spawn(move || checkpointer(checkpoints))
+            .spawn(move || checkpointer(checkpoints, flag))
             .map_err(|source| StoreError::DataDir {
                 path: "checkpoint thread".into(),
                 source,
@@ -257,7 +260,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("openwaba-store-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn(move || writer_loop(writer, rx, caught_up))
             .map_err(|source| StoreError::DataDir {
                 path: "writer thread".into(),
                 source,
@@ -279,19 +282,25 @@ impl SqliteStore {
 
 /// Copies the WAL into the database every 200 ms without blocking the writer (PASSIVE), so
 /// commits never wait for a checkpoint: measured, inline checkpoints were the p99 (~50 ms).
-/// Stops when the database can no longer be reached.
-fn checkpointer(c: Connection) {
+/// After each round it raises `caught_up` for the writer (see [`writer_loop`]). Stops when the
+/// database can no longer be reached.
+fn checkpointer(c: Connection, caught_up: Arc<AtomicBool>) {
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        if c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .is_err()
-        {
-            return;
+        // The second pass copies only what was committed during the first, so the writer,
+        // which acts within a batch of the signal, is left with almost nothing.
+        for _ in 0..2 {
+            if c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .is_err()
+            {
+                return;
+            }
         }
+        caught_up.store(true, Ordering::Release);
     }
 }
 
-/// How often the writer finishes the checkpointer's work itself (see [`writer_loop`]).
+/// How often, at most, the writer finishes the checkpointer's work itself.
 const WAL_RESET_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Takes every job waiting, applies them in one transaction, commits once, answers all.
@@ -299,10 +308,11 @@ const WAL_RESET_INTERVAL: std::time::Duration = std::time::Duration::from_millis
 /// Why the writer also checkpoints: SQLite writes the WAL from its start again only after a
 /// checkpoint has copied *every* frame, and under a steady stream of commits the background
 /// checkpointer never catches the last one, so the WAL grew without end (measured: 47 MB/s,
-/// each commit paying for new blocks and the file's size). Twice a second, between two
-/// batches (nothing is being written, and the answers have gone out), the writer copies what
-/// the checkpointer left, a few hundred pages; the next commit then reuses the file.
-fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>) {
+/// each commit paying for new blocks and the file's size). So, at most twice a second and
+/// just after the checkpointer has finished a round, the writer copies what that round left,
+/// between two batches (nothing is being written, the answers have gone out); the next
+/// commit then reuses the file. Right after a round that is a few dozen pages.
+fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<AtomicBool>) {
     let mut last_reset = std::time::Instant::now();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -331,7 +341,9 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>) {
                 }
             }
         }
-        if last_reset.elapsed() >= WAL_RESET_INTERVAL {
+        // The signal is taken at once, used or not: acting on a stale one would leave the
+        // writer everything committed since (measured: 6-9k pages, 7-13 ms under full load).
+        if caught_up.swap(false, Ordering::Acquire) && last_reset.elapsed() >= WAL_RESET_INTERVAL {
             // A failure here only leaves the WAL longer; the background checkpointer goes on.
             let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             last_reset = std::time::Instant::now();
