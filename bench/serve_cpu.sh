@@ -30,5 +30,4 @@ print(f'window: {n/dt:,.0f} sends/s, server {cores:.2f} cores, {cores*1e6/(n/dt)
 wait $WRK
 grep -E "Requests/sec|99%|Non-2xx" "$OUT"; rm -f "$OUT"
 # Too few users for the rate trip the pair rate limit (131056; 5k users at 30k/s do, 50k do
-# not): wrk counts those answers as
-# Non-2xx, and the window above leaves them out.
+# not): wrk counts those answers as Non-2xx, and the window above leaves them out.
