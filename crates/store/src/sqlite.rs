@@ -1055,7 +1055,7 @@ mod tests {
         let s = SqliteStore::open(dir.path()).unwrap();
         let started = std::time::Instant::now();
         let mut seq = 0;
-        while started.elapsed() < std::time::Duration::from_millis(2_500) {
+        while started.elapsed() < std::time::Duration::from_millis(3_500) {
             seq += 1;
             s.commit(vec![Write::Message(std::sync::Arc::new(msg(
                 seq,
