@@ -14,23 +14,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn serve(dir: &std::path::Path, port: u16) -> Child {
+/// `openwaba serve` on `port` with the tests' fixed ids and tokens, plus `extra` arguments;
+/// stdout piped (the first-start banner) or discarded.
+fn serve_with(dir: &std::path::Path, port: u16, extra: &[&str], stdout: Stdio) -> Child {
     Command::new(env!("CARGO_BIN_EXE_openwaba"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .arg("--data-dir")
         .arg(dir)
         .env("OPENWABA_ACCESS_TOKEN", "tok")
         .env("OPENWABA_ADMIN_TOKEN", "admin")
         .env("OPENWABA_WABA_ID", "200000000000001")
         .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+fn serve(dir: &std::path::Path, port: u16) -> Child {
+    serve_with(dir, port, &[], Stdio::piped())
 }
 
 fn wait_ready(port: u16) {
@@ -48,24 +51,7 @@ fn wait_ready(port: u16) {
 
 /// `openwaba serve` on a virtual clock started at `clock_start`, output discarded.
 fn serve_virtual(dir: &std::path::Path, port: u16, clock_start: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_openwaba"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--clock-start",
-            clock_start,
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("OPENWABA_ACCESS_TOKEN", "tok")
-        .env("OPENWABA_ADMIN_TOKEN", "admin")
-        .env("OPENWABA_WABA_ID", "200000000000001")
-        .env("OPENWABA_PHONE_NUMBER_ID", "300000000000001")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    serve_with(dir, port, &["--clock-start", clock_start], Stdio::null())
 }
 
 /// Runs the `openwaba` command line against the server on `port`: (exit code, stdout, stderr).

@@ -219,17 +219,7 @@ async fn the_ledger_agrees_with_replay_to_the_cent() {
     }
     assert_eq!(ledger_total, replay_total);
     // The same ledger as CSV: one row per entry, the same total.
-    let r = reqwest::Client::new()
-        .get(format!(
-            "{}/_openwaba/v1/{WABA}/ledger?format=csv",
-            app.base
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
-    let csv = r.text().await.unwrap();
+    let csv = get_csv(&app, "ledger?format=csv").await;
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -665,17 +655,7 @@ async fn invoices_in_json_and_csv() {
     assert_eq!(marketing["count"], 2);
     assert_eq!(marketing["unit_rate"], "0.0625");
     assert_eq!(marketing["market"], "Brazil");
-    let r = reqwest::Client::new()
-        .get(format!(
-            "{}/_openwaba/v1/{WABA}/invoices/2023-06?format=csv",
-            app.base
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
-    let csv = r.text().await.unwrap();
+    let csv = get_csv(&app, "invoices/2023-06?format=csv").await;
     assert!(csv.starts_with("month,market,category,pricing_model,pricing_type,tier,unit_rate,count,amount,currency\n"), "{csv}");
     assert!(
         csv.contains("2023-06,Brazil,marketing,CBP,REGULAR,,0.0625,2,0.125,USD"),
@@ -701,4 +681,17 @@ async fn invoices_in_json_and_csv() {
         .await;
     assert_eq!(s, 401);
     app.stop().await;
+}
+
+/// GET `/_openwaba/v1/{WABA}/{rel}` with the business token: a CSV answer's text.
+async fn get_csv(app: &TestApp, rel: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{}/_openwaba/v1/{WABA}/{rel}", app.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    r.text().await.unwrap()
 }
