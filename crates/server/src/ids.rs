@@ -43,14 +43,12 @@ const UNSCRAMBLE: u64 = {
 /// treat it as opaque. Ours hides the store's sequence number in the hex id, so a message is
 /// found by its primary key ([`wamid_seq`]) and the table needs no index on random text.
 pub fn wamid(wa_id: &str, business_sent: bool, seq: u64) -> String {
-    let mut hex = format!("{:016X}", (seq ^ SCRAMBLE_XOR).wrapping_mul(SCRAMBLE));
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let scrambled = (seq ^ SCRAMBLE_XOR).wrapping_mul(SCRAMBLE);
     // Meta's hex ids are 18 characters for messages a business sent, 20 for a user's.
     let filler = if business_sent { 2 } else { 4 };
-    let mut r = rand::rng();
-    for _ in 0..filler {
-        hex.push(char::from(b"0123456789ABCDEF"[r.random_range(0..16)]));
-    }
-    let mut b = vec![0x1c, 0x18, wa_id.len() as u8];
+    let mut b = Vec::with_capacity(wa_id.len() + 30);
+    b.extend_from_slice(&[0x1c, 0x18, wa_id.len() as u8]);
     b.extend_from_slice(wa_id.as_bytes());
     b.extend_from_slice(&[
         0x15,
@@ -58,14 +56,21 @@ pub fn wamid(wa_id: &str, business_sent: bool, seq: u64) -> String {
         0x00,
         if business_sent { 0x11 } else { 0x12 },
         0x18,
-        hex.len() as u8,
+        16 + filler as u8,
     ]);
-    b.extend_from_slice(hex.as_bytes());
+    // The scrambled sequence number as 16 upper-case hex digits, then random filler.
+    b.extend(
+        (0..16)
+            .rev()
+            .map(|i| HEX[((scrambled >> (i * 4)) & 0xF) as usize]),
+    );
+    let mut r = rand::rng();
+    b.extend((0..filler).map(|_| HEX[r.random_range(0..16)]));
     b.push(0x00);
-    format!(
-        "wamid.{}",
-        base64::engine::general_purpose::STANDARD.encode(b)
-    )
+    let mut id = String::with_capacity(6 + b.len().div_ceil(3) * 4);
+    id.push_str("wamid.");
+    base64::engine::general_purpose::STANDARD.encode_string(&b, &mut id);
+    id
 }
 
 /// The sequence number an id made by [`wamid`] carries; `None` for anything else.

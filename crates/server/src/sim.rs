@@ -300,7 +300,7 @@ pub async fn record_user_event(
             Some((key, field, envelope)) => st.webhooks.prepare(
                 st,
                 &event.waba_id,
-                key,
+                &key,
                 field,
                 &|_| envelope.clone(),
                 now.millis(),

@@ -30,7 +30,16 @@ fn metadata_of(m: &MessageRecord) -> serde_json::Value {
 
 /// The ordering key of a user's events on a number.
 pub fn ordering_key(phone_number_id: &str, wa_id: &str) -> String {
-    format!("{phone_number_id}|{wa_id}")
+    OrderingKey(phone_number_id, wa_id).to_string()
+}
+
+/// [`ordering_key`], formatted only if a webhook needs it.
+pub struct OrderingKey<'a>(pub &'a str, pub &'a str);
+
+impl std::fmt::Display for OrderingKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}|{}", self.0, self.1)
+    }
 }
 
 /// The status event of a message for `kind`, prepared for the message's transaction.
@@ -53,7 +62,7 @@ pub fn prepare(
     st.webhooks.prepare(
         st,
         &m.waba_id,
-        &ordering_key(&m.phone_number_id, &m.wa_id),
+        &OrderingKey(&m.phone_number_id, &m.wa_id),
         "messages",
         &envelope,
         at.millis(),

@@ -5,7 +5,7 @@ use crate::ledger::*;
 use crate::records::*;
 use crate::{Store, StoreError, StoreFuture};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -109,44 +109,57 @@ CREATE TABLE receipts (seq INTEGER PRIMARY KEY, receipt TEXT NOT NULL);
 "#,
 ];
 
+/// A ledger rollup row's key, borrowed from the transaction's writes: WABA, grain, bucket,
+/// then the dimensions of [`RollupKey`] in its order (tier and unit empty when none).
+type LedgerKey<'a> = (&'a str, Grain, i64, [&'a str; 10]);
+
 /// A messaging rollup row's key: WABA, grain, bucket, phone number id, country.
-type MessageKey = (String, Grain, i64, String, String);
+type MessageKey<'a> = (&'a str, Grain, i64, &'a str, &'a str);
 
 /// Rollup deltas of one transaction, applied once per key just before it commits.
+///
+/// Measured (BENCHMARKS.md, callgrind): keyed by owned strings under SipHash, counting cost
+/// ~6k instructions a message; the keys now borrow the batch's writes and hash with FxHash
+/// (the keys are ours, not an attacker's).
 #[derive(Default)]
-struct Rollups {
-    ledger: HashMap<(String, Grain, i64, RollupKey), i64>,
-    messages: HashMap<MessageKey, (i64, i64)>,
+struct Rollups<'a> {
+    ledger: FxHashMap<LedgerKey<'a>, i64>,
+    messages: FxHashMap<MessageKey<'a>, (i64, i64)>,
 }
 
-impl Rollups {
-    fn ledger(&mut self, e: &LedgerEntry) {
-        let key = RollupKey::of(e);
+impl<'a> Rollups<'a> {
+    fn ledger(&mut self, e: &'a LedgerEntry) {
+        let dims = [
+            e.phone_number_id.as_str(),
+            &e.country,
+            &e.market,
+            &e.category,
+            &e.model,
+            &e.pricing_type,
+            &e.direction,
+            e.tier.as_deref().unwrap_or_default(),
+            e.amount.as_deref().unwrap_or_default(),
+            &e.currency,
+        ];
         for (grain, bucket) in [
             (Grain::HalfHour, e.at.div_euclid(HALF_HOUR_MS)),
             (Grain::Day, e.day),
         ] {
             *self
                 .ledger
-                .entry((e.waba_id.clone(), grain, bucket, key.clone()))
+                .entry((&e.waba_id, grain, bucket, dims))
                 .or_default() += 1;
         }
     }
 
-    fn message(&mut self, m: &MessageCount) {
+    fn message(&mut self, m: &'a MessageCount) {
         for (grain, bucket) in [
             (Grain::HalfHour, m.at.div_euclid(HALF_HOUR_MS)),
             (Grain::Day, m.day),
         ] {
             let v = self
                 .messages
-                .entry((
-                    m.waba_id.clone(),
-                    grain,
-                    bucket,
-                    m.phone_number_id.clone(),
-                    m.country.clone(),
-                ))
+                .entry((&m.waba_id, grain, bucket, &m.phone_number_id, &m.country))
                 .or_default();
             v.0 += m.sent;
             v.1 += m.delivered;
@@ -156,21 +169,30 @@ impl Rollups {
     fn flush(self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
         if !self.ledger.is_empty() {
             let mut st = tx.prepare_cached("INSERT INTO ledger_rollup (waba_id, grain, bucket, phone_number_id, country, market, category, model, pricing_type, direction, tier, unit, currency, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO UPDATE SET count = count + excluded.count")?;
-            for ((waba, grain, bucket, k), n) in self.ledger {
+            for (
+                (
+                    waba,
+                    grain,
+                    bucket,
+                    [phone, country, market, category, model, pricing_type, direction, tier, unit, currency],
+                ),
+                n,
+            ) in self.ledger
+            {
                 st.execute(params![
                     waba,
                     grain.as_str(),
                     bucket,
-                    k.phone_number_id,
-                    k.country,
-                    k.market,
-                    k.category,
-                    k.model,
-                    k.pricing_type,
-                    k.direction,
-                    k.tier,
-                    k.unit,
-                    k.currency,
+                    phone,
+                    country,
+                    market,
+                    category,
+                    model,
+                    pricing_type,
+                    direction,
+                    tier,
+                    unit,
+                    currency,
                     n
                 ])?;
             }
@@ -353,25 +375,53 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
 
 fn apply(c: &mut Connection, jobs: &[Job]) -> Result<(), StoreError> {
     let tx = c.transaction()?;
-    let mut rollups = Rollups::default();
-    for j in jobs {
-        for w in &j.writes {
-            write(&tx, w, &mut rollups)?;
+    {
+        let mut rollups = Rollups::default();
+        let mut hot = HotStatements::default();
+        for j in jobs {
+            for w in &j.writes {
+                write(&tx, &mut hot, w, &mut rollups)?;
+            }
         }
+        rollups.flush(&tx)?;
     }
-    rollups.flush(&tx)?;
     tx.commit()?;
     Ok(())
 }
 
-fn write(
-    tx: &rusqlite::Transaction<'_>,
-    w: &Write,
-    rollups: &mut Rollups,
+/// The statements every send runs (message, ledger entry, receipt), each taken from the
+/// statement cache once per transaction rather than once per write. Measured (BENCHMARKS.md,
+/// callgrind): the cache's lookup (hashing the SQL text) and its return (clearing every
+/// binding) cost ~10k instructions a message.
+#[derive(Default)]
+struct HotStatements<'c> {
+    message: Option<rusqlite::CachedStatement<'c>>,
+    ledger: Option<rusqlite::CachedStatement<'c>>,
+    receipt: Option<rusqlite::CachedStatement<'c>>,
+}
+
+/// The statement in `slot`, prepared (from the connection's cache) on first use.
+fn hot<'s, 'c>(
+    tx: &'c rusqlite::Transaction<'_>,
+    slot: &'s mut Option<rusqlite::CachedStatement<'c>>,
+    sql: &str,
+) -> Result<&'s mut rusqlite::CachedStatement<'c>, StoreError> {
+    let statement = match slot.take() {
+        Some(s) => s,
+        None => tx.prepare_cached(sql)?,
+    };
+    Ok(slot.insert(statement))
+}
+
+fn write<'c, 'w>(
+    tx: &'c rusqlite::Transaction<'_>,
+    hot_statements: &mut HotStatements<'c>,
+    w: &'w Write,
+    rollups: &mut Rollups<'w>,
 ) -> Result<(), StoreError> {
     match w {
         Write::Ledger(e) => {
-            tx.prepare_cached("INSERT INTO ledger (seq, waba_id, phone_number_id, business, wa_id, market, country, category, model, pricing_type, direction, conversation_id, amount, currency, card, tier, at, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?
+            hot(tx, &mut hot_statements.ledger, "INSERT INTO ledger (seq, waba_id, phone_number_id, business, wa_id, market, country, category, model, pricing_type, direction, conversation_id, amount, currency, card, tier, at, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?
                 .execute(params![e.seq, e.waba_id, e.phone_number_id, e.business, e.wa_id, e.market, e.country, e.category, e.model, e.pricing_type, e.direction, e.conversation_id, e.amount, e.currency, e.card, e.tier, e.at, e.day])?;
             rollups.ledger(e);
         }
@@ -411,7 +461,7 @@ fn write(
             .execute(params![t.token, t.business_id])?;
         }
         Write::Message(m) => {
-            tx.prepare_cached("INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?
+            hot(tx, &mut hot_statements.message, "INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?
                 .execute(params![m.seq, m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at, m.receipt])?;
         }
         Write::Template(t) => {
@@ -451,7 +501,7 @@ fn write(
                 .execute(params![seq, state, next_attempt_at, attempts, delivered_at])?;
         }
         Write::Receipt { seq, receipt } => {
-            tx.prepare_cached("INSERT INTO receipts (seq, receipt) VALUES (?1, ?2) ON CONFLICT (seq) DO UPDATE SET receipt = excluded.receipt")?
+            hot(tx, &mut hot_statements.receipt, "INSERT INTO receipts (seq, receipt) VALUES (?1, ?2) ON CONFLICT (seq) DO UPDATE SET receipt = excluded.receipt")?
                 .execute(params![seq, receipt])?;
         }
         Write::SimUser { wa_id, settings } => {
@@ -943,6 +993,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn msg(seq: i64, id: &str, at: i64) -> MessageRecord {
         MessageRecord {
