@@ -92,18 +92,37 @@ pub struct RollupKey {
 }
 
 impl RollupKey {
+    /// The dimensions of `e`'s rollup row, borrowed, in the order of the fields (tier and
+    /// unit empty when none). The store's writer keys a transaction's counts by them.
+    pub fn dims(e: &LedgerEntry) -> [&str; 10] {
+        [
+            &e.phone_number_id,
+            &e.country,
+            &e.market,
+            &e.category,
+            &e.model,
+            &e.pricing_type,
+            &e.direction,
+            e.tier.as_deref().unwrap_or_default(),
+            e.amount.as_deref().unwrap_or_default(),
+            &e.currency,
+        ]
+    }
+
     pub fn of(e: &LedgerEntry) -> RollupKey {
+        let [phone_number_id, country, market, category, model, pricing_type, direction, tier, unit, currency] =
+            Self::dims(e).map(str::to_owned);
         RollupKey {
-            phone_number_id: e.phone_number_id.clone(),
-            country: e.country.clone(),
-            market: e.market.clone(),
-            category: e.category.clone(),
-            model: e.model.clone(),
-            pricing_type: e.pricing_type.clone(),
-            direction: e.direction.clone(),
-            tier: e.tier.clone().unwrap_or_default(),
-            unit: e.amount.clone().unwrap_or_default(),
-            currency: e.currency.clone(),
+            phone_number_id,
+            country,
+            market,
+            category,
+            model,
+            pricing_type,
+            direction,
+            tier,
+            unit,
+            currency,
         }
     }
 }

@@ -110,7 +110,7 @@ CREATE TABLE receipts (seq INTEGER PRIMARY KEY, receipt TEXT NOT NULL);
 ];
 
 /// A ledger rollup row's key, borrowed from the transaction's writes: WABA, grain, bucket,
-/// then the dimensions of [`RollupKey`] in its order (tier and unit empty when none).
+/// then [`RollupKey::dims`].
 type LedgerKey<'a> = (&'a str, Grain, i64, [&'a str; 10]);
 
 /// A messaging rollup row's key: WABA, grain, bucket, phone number id, country.
@@ -129,18 +129,7 @@ struct Rollups<'a> {
 
 impl<'a> Rollups<'a> {
     fn ledger(&mut self, e: &'a LedgerEntry) {
-        let dims = [
-            e.phone_number_id.as_str(),
-            &e.country,
-            &e.market,
-            &e.category,
-            &e.model,
-            &e.pricing_type,
-            &e.direction,
-            e.tier.as_deref().unwrap_or_default(),
-            e.amount.as_deref().unwrap_or_default(),
-            &e.currency,
-        ];
+        let dims = RollupKey::dims(e);
         for (grain, bucket) in [
             (Grain::HalfHour, e.at.div_euclid(HALF_HOUR_MS)),
             (Grain::Day, e.day),
