@@ -158,32 +158,16 @@ impl<'a> Rollups<'a> {
     fn flush(self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
         if !self.ledger.is_empty() {
             let mut st = tx.prepare_cached("INSERT INTO ledger_rollup (waba_id, grain, bucket, phone_number_id, country, market, category, model, pricing_type, direction, tier, unit, currency, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO UPDATE SET count = count + excluded.count")?;
-            for (
-                (
-                    waba,
-                    grain,
-                    bucket,
-                    [phone, country, market, category, model, pricing_type, direction, tier, unit, currency],
-                ),
-                n,
-            ) in self.ledger
-            {
-                st.execute(params![
-                    waba,
-                    grain.as_str(),
-                    bucket,
-                    phone,
-                    country,
-                    market,
-                    category,
-                    model,
-                    pricing_type,
-                    direction,
-                    tier,
-                    unit,
-                    currency,
-                    n
-                ])?;
+            // The columns follow `RollupKey::dims`' order, bound by position.
+            for ((waba, grain, bucket, dims), n) in self.ledger {
+                st.raw_bind_parameter(1, waba)?;
+                st.raw_bind_parameter(2, grain.as_str())?;
+                st.raw_bind_parameter(3, bucket)?;
+                for (i, dim) in dims.into_iter().enumerate() {
+                    st.raw_bind_parameter(4 + i, dim)?;
+                }
+                st.raw_bind_parameter(4 + dims.len(), n)?;
+                st.raw_execute()?;
             }
         }
         if !self.messages.is_empty() {
