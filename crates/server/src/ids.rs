@@ -106,6 +106,18 @@ mod tests {
             .unwrap();
         assert_eq!(&raw[3..14], b"16505551234");
         assert_eq!(raw[19], 18, "18 hex characters for a business-sent id");
+        // Meta's hex ids are upper case.
+        assert!(
+            raw[20..38].iter().all(|b| b"0123456789ABCDEF".contains(b)),
+            "{:?}",
+            &raw[20..38]
+        );
+        assert_eq!(raw[38], 0x00);
+        let user = base64::engine::general_purpose::STANDARD
+            .decode(wamid("16505551234", false, 7).trim_start_matches("wamid."))
+            .unwrap();
+        assert_eq!(user[19], 20, "20 hex characters for a user's id");
+        assert_eq!(user.len(), 20 + 20 + 1);
         assert_ne!(wamid("16505551234", true, 8), id);
         assert_eq!(object_id().len(), 15);
     }

@@ -130,6 +130,15 @@ async fn free_form_outside_the_window_is_accepted_then_failed_131047() {
     assert_eq!(b["messaging_product"], "whatsapp");
     assert_eq!(b["contacts"][0]["input"], "+55 11 98765-0001");
     assert_eq!(b["contacts"][0]["wa_id"], USER);
+    // Only a template's answer carries `message_status`.
+    assert_eq!(
+        b["messages"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["id"]
+    );
     let id = b["messages"][0]["id"].as_str().unwrap();
     assert!(id.starts_with("wamid."));
     let m = app.stored(id);

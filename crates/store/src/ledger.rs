@@ -108,23 +108,6 @@ impl RollupKey {
             &e.currency,
         ]
     }
-
-    pub fn of(e: &LedgerEntry) -> RollupKey {
-        let [phone_number_id, country, market, category, model, pricing_type, direction, tier, unit, currency] =
-            Self::dims(e).map(str::to_owned);
-        RollupKey {
-            phone_number_id,
-            country,
-            market,
-            category,
-            model,
-            pricing_type,
-            direction,
-            tier,
-            unit,
-            currency,
-        }
-    }
 }
 
 /// One rollup row: how many ledger entries of `key` fell in `bucket`.
