@@ -537,12 +537,8 @@ pub(crate) fn validate_send(
     let (outbound, category) = match &msg.kind {
         MessageKind::Template(t) => {
             let (category, def) = templates::for_send(st, &phone.waba_id, &t.name, &t.language)?;
-            let components = msg
-                .content
-                .get("components")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let send = send_components_from_json(&components).map_err(|e| {
+            let components = msg.content.get("components").unwrap_or(&Value::Null);
+            let send = send_components_from_json(components).map_err(|e| {
                 if e.is_missing() {
                     GraphError::missing_parameter(e.to_string())
                 } else {

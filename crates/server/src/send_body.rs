@@ -314,12 +314,13 @@ pub fn parse_send_body(body: &[u8]) -> Result<SendBody, GraphError> {
             GraphError::invalid_parameter(format!("The request body is not valid JSON: {e}."))
         })?
     };
-    let Value::Object(root) = &value else {
+    let Value::Object(mut root) = value else {
         return Err(GraphError::invalid_parameter(format!(
             "The request body must be a JSON object, got {}.",
             kind_of(&value)
         )));
     };
+    let root = &mut root;
 
     messaging_product(root)?;
     if let Some(status) = get(root, "status") {
@@ -330,9 +331,9 @@ pub fn parse_send_body(body: &[u8]) -> Result<SendBody, GraphError> {
     let context_message_id = context(root)?;
     let biz_opaque_callback_data = biz_opaque(root)?;
     let type_name = message_type(root)?;
-    let content = get(root, type_name)
-        .cloned()
-        .ok_or_else(|| missing(type_name))?;
+    // Taken out of the body rather than cloned: the body is not needed after this (a deep
+    // clone of a template's components was a dozen allocations per send).
+    let content = root.remove(type_name).ok_or_else(|| missing(type_name))?;
     let kind = match type_name {
         "text" => text(&content)?,
         "image" => media(&content, MediaType::Image)?,
