@@ -125,8 +125,10 @@ pub async fn run(st: Arc<AppState>) {
     }
 }
 
-/// The most receipts one transaction reports.
-const RECEIPT_BATCH: usize = 512;
+/// The most receipts one transaction reports: small enough that a burst of them (the
+/// scheduler catching up) does not hold up the sends committed after it (see the store's
+/// `MAX_BATCH`).
+const RECEIPT_BATCH: usize = 128;
 
 /// Reports due receipts in the background (not awaited: the loop goes on to what is due next,
 /// and batches of many ticks commit together in the store's group commit).
