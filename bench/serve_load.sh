@@ -48,5 +48,7 @@ grep -E 'Latency|50%|99%|Non-2xx' "$WRK_LOG" | sed 's/^/   /' | head -40
 rm -f "$WRK_LOG"
 printf '%s' "$SUMMARY" | awk '
   BEGIN { print "== summary (sends/s; share = openwaba / hello-world)"; printf "   %-12s %10s %12s %7s\n", "connections", "openwaba", "hello-world", "share" }
-  { printf "   %-12s %10d %12d %6.1f%%\n", $1, $2, $3, 100 * $2 / $3; if ($2 > po) po = $2; if ($3 > pb) pb = $3 }
-  END { printf "   %-12s %10d %12d %6.1f%%\n", "peak", po, pb, 100 * po / pb }'
+  # A wrk run that printed no rate shows as 0 (and no share), not as an awk error.
+  function share(a, b) { return b > 0 ? sprintf("%6.1f%%", 100 * a / b) : "     -" }
+  { printf "   %-12s %10d %12d %s\n", $1, $2, $3, share($2, $3); if ($2 > po) po = $2; if ($3 > pb) pb = $3 }
+  END { printf "   %-12s %10d %12d %s\n", "peak", po, pb, share(po, pb) }'

@@ -1176,6 +1176,58 @@ mod tests {
         assert!(s.message(3, "ok").unwrap().is_some());
     }
 
+    /// `MAX_BATCH` caps how many writes the writer gathers from the queue, never a job:
+    /// a job larger than it commits whole, or not at all when one of its writes fails, and
+    /// the small jobs queued around it all commit.
+    #[tokio::test]
+    async fn a_job_larger_than_a_batch_commits_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let big = |from: i64, bad_last: bool| {
+            let mut writes: Vec<Write> = (0..2 * MAX_BATCH as i64 + 1)
+                .map(|i| {
+                    Write::Message(std::sync::Arc::new(msg(
+                        from + i,
+                        &format!("b{}", from + i),
+                        i,
+                    )))
+                })
+                .collect();
+            if bad_last {
+                // The same seq as the job's first write: the primary key rejects it.
+                writes.push(Write::Message(std::sync::Arc::new(msg(from, "dup", 0))));
+            }
+            writes
+        };
+        let mut tasks = Vec::new();
+        for i in 0..50i64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.commit(vec![Write::Message(std::sync::Arc::new(msg(
+                    100_000 + i,
+                    &format!("s{i}"),
+                    i,
+                )))])
+                .await
+            }));
+        }
+        let (whole, failed) = tokio::join!(s.commit(big(1, false)), s.commit(big(10_000, true)));
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        whole.unwrap();
+        assert!(failed.is_err());
+        let n = 2 * MAX_BATCH as i64 + 1;
+        assert!(s.message(1, "b1").unwrap().is_some());
+        assert!(s.message(n, &format!("b{n}")).unwrap().is_some());
+        assert!(
+            s.message(10_000, "b10000").unwrap().is_none(),
+            "a failed job leaves nothing"
+        );
+        assert!(s.message(10_001, "b10001").unwrap().is_none());
+        assert_eq!(s.engine_log().unwrap().len(), n as usize + 50);
+    }
+
     #[tokio::test]
     async fn media_are_stored_read_and_deleted() {
         let dir = tempfile::tempdir().unwrap();
