@@ -23,7 +23,6 @@
 //! has no country.
 
 use crate::wa_id::WaId;
-use rustc_hash::FxHashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -78,10 +77,24 @@ const MAX_PREFIX: u32 = 6;
 const BUILTIN_COUNTRIES: &str = include_str!("../data/countries.csv");
 
 /// Calling-code prefixes to countries.
+///
+/// A digit trie: a lookup walks at most [`MAX_PREFIX`] nodes, one array index per digit.
+/// Measured (BENCHMARKS.md, callgrind): one hash lookup per prefix length, longest first,
+/// was ~900 instructions a lookup, and every send looks its user's country up.
 #[derive(Debug, Clone)]
 pub struct CountryTable {
-    /// One map per prefix length (index 0 = one digit).
-    prefixes: Vec<FxHashMap<u64, CountryCode>>,
+    /// `nodes[0]` is the root (the empty prefix).
+    nodes: Vec<PrefixNode>,
+    /// How many prefixes have a country.
+    len: usize,
+}
+
+/// A trie node: the node of each next digit (0: none, as the root is nobody's child) and
+/// the country of the prefix that ends here.
+#[derive(Debug, Clone, Default)]
+struct PrefixNode {
+    next: [u32; 10],
+    country: Option<CountryCode>,
 }
 
 impl CountryTable {
@@ -95,8 +108,31 @@ impl CountryTable {
 
     fn empty() -> CountryTable {
         CountryTable {
-            prefixes: (0..MAX_PREFIX).map(|_| FxHashMap::default()).collect(),
+            nodes: vec![PrefixNode::default()],
+            len: 0,
         }
+    }
+
+    /// Gives `digits` (ASCII digits) to `country`; the country it had before, if any.
+    fn insert(&mut self, digits: &str, country: CountryCode) -> Option<CountryCode> {
+        let mut at = 0usize;
+        for d in digits.bytes() {
+            let d = usize::from(d.wrapping_sub(b'0')).min(9);
+            let next = self.nodes[at].next[d] as usize;
+            at = if next != 0 {
+                next
+            } else {
+                self.nodes.push(PrefixNode::default());
+                let new = self.nodes.len() - 1;
+                self.nodes[at].next[d] = new as u32;
+                new
+            };
+        }
+        let previous = self.nodes[at].country.replace(country);
+        if previous.is_none() {
+            self.len += 1;
+        }
+        previous
     }
 
     /// Parses `calling_code_prefix,country` lines (a header line is allowed). A prefix may
@@ -130,18 +166,7 @@ impl CountryTable {
                 line,
                 what: e.to_string(),
             })?;
-            let value: u64 = code.parse().map_err(|_| CountryError::Malformed {
-                line,
-                what: format!("`{code}` is not a number"),
-            })?;
-            let map =
-                t.prefixes
-                    .get_mut(code.len() - 1)
-                    .ok_or_else(|| CountryError::Malformed {
-                        line,
-                        what: format!("`{code}` is too long a prefix"),
-                    })?;
-            if let Some(previous) = map.insert(value, country) {
+            if let Some(previous) = t.insert(code, country) {
                 return Err(CountryError::Malformed {
                     line,
                     what: format!("prefix `{code}` is already given to {previous}"),
@@ -153,22 +178,35 @@ impl CountryTable {
 
     /// The country of a number: the longest matching prefix, if any.
     pub fn resolve(&self, number: WaId) -> Option<CountryCode> {
-        let longest = MAX_PREFIX.min(number.len());
-        (1..=longest).rev().find_map(|len| {
-            self.prefixes
-                .get(len as usize - 1)
-                .and_then(|m| m.get(&number.prefix(len)))
-                .copied()
-        })
+        // The number's first (at most) MAX_PREFIX digits, most significant first.
+        let mut head = number.prefix(MAX_PREFIX);
+        let n = MAX_PREFIX.min(number.len()) as usize;
+        let mut digits = [0u8; MAX_PREFIX as usize];
+        for d in digits[..n].iter_mut().rev() {
+            *d = (head % 10) as u8;
+            head /= 10;
+        }
+        let mut at = 0usize;
+        let mut found = None;
+        for &d in &digits[..n] {
+            match self.nodes.get(at).map(|node| node.next[usize::from(d)]) {
+                Some(next) if next != 0 => at = next as usize,
+                _ => break,
+            }
+            if let Some(c) = self.nodes.get(at).and_then(|node| node.country) {
+                found = Some(c);
+            }
+        }
+        found
     }
 
     /// Number of prefixes (rows) in the table.
     pub fn len(&self) -> usize {
-        self.prefixes.iter().map(FxHashMap::len).sum()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.prefixes.iter().all(FxHashMap::is_empty)
+        self.len == 0
     }
 }
 

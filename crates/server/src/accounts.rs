@@ -210,7 +210,7 @@ async fn save_number(st: &AppState, p: PhoneNumber) -> Result<(), GraphError> {
         .await
         .map_err(stored)?;
     if let Ok(mut r) = st.registry.write() {
-        r.phone_numbers.insert(p.id.clone(), p);
+        r.phone_numbers.insert(p.id.clone(), Arc::new(p));
     }
     Ok(())
 }

@@ -298,7 +298,7 @@ fn quote_inner(
 
 /// What a quote is about: the number, the recipient, and what the engine sees of the message.
 struct Subject {
-    phone: openwaba_store::PhoneNumber,
+    phone: Arc<openwaba_store::PhoneNumber>,
     wa_id: WaId,
     type_name: &'static str,
     category: Option<&'static str>,
@@ -333,7 +333,7 @@ fn short_form(
         .registry
         .read()
         .ok()
-        .and_then(|r| r.visible_number(business, phone_id).cloned())
+        .and_then(|r| r.visible_number_shared(business, phone_id).cloned())
         .ok_or_else(|| GraphError::unknown_object(phone_id, "post"))?;
     let to = v
         .get("to")

@@ -3,12 +3,14 @@
 
 use openwaba_store::{AccessToken, Accounts, App, Business, PhoneNumber, Waba};
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 #[derive(Default)]
 pub struct Registry {
     pub businesses: FxHashMap<String, Business>,
     pub wabas: FxHashMap<String, Waba>,
-    pub phone_numbers: FxHashMap<String, PhoneNumber>,
+    /// Shared: every send takes its number without copying it (six strings a send).
+    pub phone_numbers: FxHashMap<String, Arc<PhoneNumber>>,
     pub apps: FxHashMap<String, App>,
     /// token → business id
     pub tokens: FxHashMap<String, String>,
@@ -24,7 +26,7 @@ impl Registry {
             r.wabas.insert(w.id.clone(), w.clone());
         }
         for p in &a.phone_numbers {
-            r.phone_numbers.insert(p.id.clone(), p.clone());
+            r.phone_numbers.insert(p.id.clone(), Arc::new(p.clone()));
         }
         for x in &a.apps {
             r.apps.insert(x.id.clone(), x.clone());
@@ -42,6 +44,11 @@ impl Registry {
 
     /// A phone number the business may see.
     pub fn visible_number(&self, business: &str, id: &str) -> Option<&PhoneNumber> {
+        self.visible_number_shared(business, id).map(|p| &**p)
+    }
+
+    /// [`Registry::visible_number`], shared rather than borrowed (to keep past the lock).
+    pub fn visible_number_shared(&self, business: &str, id: &str) -> Option<&Arc<PhoneNumber>> {
         self.phone_numbers
             .get(id)
             .filter(|p| self.waba_business(&p.waba_id) == Some(business))
@@ -57,6 +64,7 @@ impl Registry {
             .phone_numbers
             .values()
             .filter(|p| p.waba_id == waba_id)
+            .map(|p| &**p)
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v

@@ -138,10 +138,10 @@ fn number_for(st: &AppState, to: Option<&str>) -> Result<PhoneNumber, GraphError
             .phone_numbers
             .values()
             .find(|p| p.id == t || p.number == t.trim_start_matches('+'))
-            .cloned()
+            .map(|p| (**p).clone())
             .ok_or_else(|| GraphError::invalid_value(format!("to: no business number `{t}` here"))),
         None => {
-            let mut all: Vec<&PhoneNumber> = reg.phone_numbers.values().collect();
+            let mut all: Vec<&PhoneNumber> = reg.phone_numbers.values().map(|p| &**p).collect();
             all.sort_by(|a, b| a.id.cmp(&b.id));
             match all.as_slice() {
                 [one] => Ok((*one).clone()),
