@@ -25,6 +25,7 @@
 //! Template parameters are checked for shape only here; whether they match the template
 //! (132000, 132012) is decided later, against the stored template.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use openwaba_engine::WaId;
@@ -233,41 +234,44 @@ impl InteractiveType {
     }
 }
 
-/// A template send: which template, in which language, with which parameters.
+/// A template send: which template, in which language.
+///
+/// Its components are checked when the body is parsed but not copied out of it (a copy of
+/// every parameter was a dozen allocations per send, used by nothing but tests): they stay in
+/// [`OutboundMessage::content`], where [`template_components`] reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateSend {
     pub name: String,
     /// `language.code`, e.g. `en_US`.
     pub language: String,
-    pub components: Vec<TemplateComponentParams>,
 }
 
-/// One entry of `template.components`.
+/// One entry of `template.components`, borrowed from the send's `template` object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TemplateComponentParams {
+pub struct TemplateComponentParams<'a> {
     /// `header`, `body`, `footer` or `button` (lower-cased).
-    pub component: String,
+    pub component: &'static str,
     /// For buttons: `quick_reply`, `url`, `catalog`, `flow`, `copy_code`, ... (lower-cased).
-    pub sub_type: Option<String>,
+    pub sub_type: Option<Cow<'a, str>>,
     /// For buttons: the button's position; Meta's examples send both `"0"` and `0`.
     pub index: Option<u32>,
-    pub parameters: Vec<TemplateParam>,
+    pub parameters: Vec<TemplateParam<'a>>,
 }
 
-/// One template parameter.
+/// One template parameter, borrowed from the send's `template` object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TemplateParam {
+pub struct TemplateParam<'a> {
     /// `text`, `currency`, `date_time`, `image`, `video`, `document`, `location`, `product`,
     /// `payload`, `action` or `coupon_code`.
-    pub kind: String,
+    pub kind: &'static str,
     /// Named parameters (`"parameter_name": "first_name"`).
-    pub parameter_name: Option<String>,
+    pub parameter_name: Option<&'a str>,
     /// The text a renderer substitutes: `text` for text parameters, `fallback_value` for
     /// currency and date_time, `payload` for payloads, `coupon_code` for coupon codes; `None`
     /// for media, location, product and action parameters.
-    pub text: Option<String>,
+    pub text: Option<Cow<'a, str>>,
     /// The parameter object as sent.
-    pub value: Value,
+    pub value: &'a Value,
 }
 
 /// The message types openwaba sends, in the spelling of `type`.
@@ -1146,35 +1150,53 @@ fn template(v: &Value) -> Res<MessageKind> {
     let code = req_str(lang, "code", cp)?;
     non_empty(code, cp)?;
     enum_value(lang, "policy", lp, &["deterministic"])?;
-    let mut components = Vec::new();
-    if let Some(list) = get(o, "components") {
-        let path = Path::Str("template['components']");
-        for (i, c) in as_arr(list, path)?.iter().enumerate() {
-            components.push(template_component(c, path.idx(i))?);
-        }
+    // Checked, not kept (see `TemplateSend`).
+    for component in components(o)? {
+        component?;
     }
     Ok(MessageKind::Template(TemplateSend {
         name: name.to_owned(),
         language: code.to_owned(),
-        components,
     }))
+}
+
+/// The components of a template send's `template` object ([`OutboundMessage::content`] of a
+/// `template` message), checked as [`parse_send_body`] checks them; none when absent.
+pub fn template_components(template: &Value) -> Res<Vec<TemplateComponentParams<'_>>> {
+    components(as_obj(template, Path::Str("template"))?)?.collect()
+}
+
+/// `template['components']`, each component checked as the iterator reaches it.
+fn components(template: &Obj) -> Res<impl Iterator<Item = Res<TemplateComponentParams<'_>>> + '_> {
+    const PATH: Path<'static> = Path::Str("template['components']");
+    let list = match get(template, "components") {
+        None => &[][..],
+        Some(list) => as_arr(list, PATH)?.as_slice(),
+    };
+    Ok(list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| template_component(c, PATH.idx(i))))
 }
 
 /// One component. `type` and `sub_type` are compared case-insensitively and stored lower-cased
 /// (Meta's own "Send Catalog Template Message" example sends `sub_type: CATALOG`).
-fn template_component(v: &Value, path: Path<'_>) -> Res<TemplateComponentParams> {
+fn template_component<'a>(v: &'a Value, path: Path<'_>) -> Res<TemplateComponentParams<'a>> {
     let o = as_obj(v, path)?;
     let tp = path.key("type");
-    let component = req_str(o, "type", tp)?.to_ascii_lowercase();
-    if !TEMPLATE_COMPONENTS.contains(&component.as_str()) {
+    let t = req_str(o, "type", tp)?;
+    let Some(component) = TEMPLATE_COMPONENTS
+        .into_iter()
+        .find(|c| c.eq_ignore_ascii_case(t))
+    else {
         return Err(GraphError::invalid_parameter(format!(
             "Param {tp} must be one of {{{}}}, got '{}'.",
             TEMPLATE_COMPONENTS.join(", "),
-            shown(&component)
+            shown(&t.to_ascii_lowercase())
         )));
-    }
+    };
     let sp = path.key("sub_type");
-    let sub_type = opt_str(o, "sub_type", sp)?.map(str::to_ascii_lowercase);
+    let sub_type = opt_str(o, "sub_type", sp)?.map(ascii_lowercase);
     let index = button_index(o, path)?;
     let pp = path.key("parameters");
     let raw_params = match get(o, "parameters") {
@@ -1229,7 +1251,7 @@ fn button_index(o: &Obj, path: Path<'_>) -> Res<Option<u32>> {
     }
 }
 
-fn template_param(v: &Value, path: Path<'_>) -> Res<TemplateParam> {
+fn template_param<'a>(v: &'a Value, path: Path<'_>) -> Res<TemplateParam<'a>> {
     let o = as_obj(v, path)?;
     let tp = path.key("type");
     let kind = req_str(o, "type", tp)?;
@@ -1240,8 +1262,7 @@ fn template_param(v: &Value, path: Path<'_>) -> Res<TemplateParam> {
             shown(kind)
         )));
     };
-    let parameter_name =
-        opt_str(o, "parameter_name", path.key("parameter_name"))?.map(str::to_owned);
+    let parameter_name = opt_str(o, "parameter_name", path.key("parameter_name"))?;
     let vp = path.key(kind);
     let text = match kind {
         "text" => {
@@ -1276,11 +1297,15 @@ fn template_param(v: &Value, path: Path<'_>) -> Res<TemplateParam> {
                 Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
                 Some(v) => return Err(wrong_type(ap, "an integer", v)),
             }
-            Some(fallback.to_owned())
+            Some(Cow::Borrowed(fallback))
         }
         "date_time" => {
             let d = req_obj(o, "date_time", vp)?;
-            Some(req_str(d, "fallback_value", vp.key("fallback_value"))?.to_owned())
+            Some(Cow::Borrowed(req_str(
+                d,
+                "fallback_value",
+                vp.key("fallback_value"),
+            )?))
         }
         "image" | "video" | "document" => {
             media_source(req_obj(o, kind, vp)?, vp)?;
@@ -1297,20 +1322,29 @@ fn template_param(v: &Value, path: Path<'_>) -> Res<TemplateParam> {
         }
     };
     Ok(TemplateParam {
-        kind: kind.to_owned(),
+        kind,
         parameter_name,
         text,
-        value: v.clone(),
+        value: v,
     })
 }
 
 /// A text-like template value: a string, or a boolean or number taken as its JSON text (Meta's
 /// "Send Sample Issue Resolution Template" example sends `text: true`).
-fn scalar_text(v: &Value, path: Path<'_>) -> Res<String> {
+fn scalar_text<'a>(v: &'a Value, path: Path<'_>) -> Res<Cow<'a, str>> {
     match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Bool(_) | Value::Number(_) => Ok(v.to_string()),
+        Value::String(s) => Ok(Cow::Borrowed(s)),
+        Value::Bool(_) | Value::Number(_) => Ok(Cow::Owned(v.to_string())),
         _ => Err(wrong_type(path, "a string", v)),
+    }
+}
+
+/// `s` lower-cased, copied only when it has an upper-case letter.
+fn ascii_lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
     }
 }
 
@@ -1699,6 +1733,13 @@ mod tests {
         }
     }
 
+    /// The components of a template send, as its parse checked them.
+    #[track_caller]
+    fn components(m: &OutboundMessage) -> Vec<TemplateComponentParams<'_>> {
+        assert!(matches!(m.kind, MessageKind::Template(_)), "{m:?}");
+        template_components(&m.content).unwrap()
+    }
+
     fn example(name: &str) -> OutboundMessage {
         let (_, body) = OAS_EXAMPLES.iter().find(|(n, _)| *n == name).unwrap();
         match parse_send_body(concretise(body).as_bytes()) {
@@ -1871,44 +1912,44 @@ mod tests {
 
     #[test]
     fn oas_template_examples_keep_their_parameters() {
-        let MessageKind::Template(t) = example("Send Test Message").kind else {
+        let m = example("Send Test Message");
+        let c = components(&m);
+        let MessageKind::Template(t) = &m.kind else {
             panic!()
         };
         assert_eq!(
             (t.name.as_str(), t.language.as_str()),
             ("hello_world", "en_US")
         );
-        assert!(t.components.is_empty());
+        assert!(c.is_empty());
 
         // `index` as an integer, `sub_type` in capitals.
-        let MessageKind::Template(t) = example("Send Catalog Template Message").kind else {
-            panic!()
-        };
-        assert_eq!(t.components.len(), 2);
-        assert_eq!(t.components[0].component, "body");
-        let texts: Vec<_> = t.components[0]
+        let m = example("Send Catalog Template Message");
+        let c = components(&m);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].component, "body");
+        let texts: Vec<_> = c[0]
             .parameters
             .iter()
             .map(|p| p.text.clone().unwrap())
             .collect();
         assert_eq!(texts, ["100", "400", "3"]);
-        assert_eq!(t.components[1].component, "button");
-        assert_eq!(t.components[1].sub_type.as_deref(), Some("catalog"));
-        assert_eq!(t.components[1].index, Some(0));
-        assert_eq!(t.components[1].parameters[0].kind, "action");
+        assert_eq!(c[1].component, "button");
+        assert_eq!(c[1].sub_type.as_deref(), Some("catalog"));
+        assert_eq!(c[1].index, Some(0));
+        assert_eq!(c[1].parameters[0].kind, "action");
 
         // `index` as a string.
-        let MessageKind::Template(t) = example("Send Message Template Interactive").kind else {
-            panic!()
-        };
-        let kinds: Vec<_> = t.components.iter().map(|c| c.component.as_str()).collect();
+        let m = example("Send Message Template Interactive");
+        let c = components(&m);
+        let kinds: Vec<_> = c.iter().map(|c| c.component).collect();
         assert_eq!(kinds, ["header", "body", "button", "button"]);
-        assert_eq!(t.components[0].parameters[0].kind, "image");
-        assert_eq!(t.components[0].parameters[0].text, None);
-        let body: Vec<_> = t.components[1]
+        assert_eq!(c[0].parameters[0].kind, "image");
+        assert_eq!(c[0].parameters[0].text, None);
+        let body: Vec<_> = c[1]
             .parameters
             .iter()
-            .map(|p| (p.kind.as_str(), p.text.as_deref()))
+            .map(|p| (p.kind, p.text.as_deref()))
             .collect();
         assert_eq!(
             body,
@@ -1918,25 +1959,23 @@ mod tests {
                 ("date_time", Some("February 25, 1977"))
             ]
         );
-        assert_eq!(t.components[2].index, Some(0));
-        assert_eq!(t.components[3].index, Some(1));
+        assert_eq!(c[2].index, Some(0));
+        assert_eq!(c[3].index, Some(1));
         assert_eq!(
-            t.components[3].parameters[0].text.as_deref(),
+            c[3].parameters[0].text.as_deref(),
             Some("9rwnB8RbYmPF5t2Mn09x4h")
         );
 
         // Booleans as button text.
-        let MessageKind::Template(t) = example("Send Sample Issue Resolution Template").kind else {
-            panic!()
-        };
-        assert_eq!(t.components[1].parameters[0].text.as_deref(), Some("true"));
-        assert_eq!(t.components[2].parameters[0].text.as_deref(), Some("false"));
+        let m = example("Send Sample Issue Resolution Template");
+        let c = components(&m);
+        assert_eq!(c[1].parameters[0].text.as_deref(), Some("true"));
+        assert_eq!(c[2].parameters[0].text.as_deref(), Some("false"));
 
-        let MessageKind::Template(t) = example("Send Flow Template Message").kind else {
-            panic!()
-        };
-        assert_eq!(t.components[0].sub_type.as_deref(), Some("flow"));
-        assert_eq!(t.components[0].index, Some(0));
+        let m = example("Send Flow Template Message");
+        let c = components(&m);
+        assert_eq!(c[0].sub_type.as_deref(), Some("flow"));
+        assert_eq!(c[0].index, Some(0));
     }
 
     /// Bodies from Meta's guides (MetaDocs) and the notes, for types the OAS has no example of.
@@ -1977,17 +2016,10 @@ mod tests {
                 {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "J$FpnYnP"}]},
                 {"type": "button", "sub_type": "copy_code", "index": 2, "parameters": [{"type": "coupon_code", "coupon_code": "SAVE25"}]}]}),
         );
-        let MessageKind::Template(t) = message(&named).kind else {
-            panic!()
-        };
-        assert_eq!(
-            t.components[0].parameters[0].parameter_name.as_deref(),
-            Some("first_name")
-        );
-        assert_eq!(
-            t.components[2].parameters[0].text.as_deref(),
-            Some("SAVE25")
-        );
+        let m = message(&named);
+        let c = components(&m);
+        assert_eq!(c[0].parameters[0].parameter_name, Some("first_name"));
+        assert_eq!(c[2].parameters[0].text.as_deref(), Some("SAVE25"));
 
         let removal = send("reaction", json!({"message_id": "wamid.X", "emoji": ""}));
         assert_eq!(
@@ -3065,14 +3097,31 @@ mod tests {
             400,
             "Param template['components'][0]['parameters'] must be an array",
         );
-        let MessageKind::Template(t) = message(&with_components(
+        let m = message(&with_components(
             json!([{"type": "BODY", "parameters": [{"type": "text", "text": "x"}]}]),
-        ))
-        .kind
-        else {
-            panic!()
-        };
-        assert_eq!(t.components[0].component, "body");
+        ));
+        assert_eq!(components(&m)[0].component, "body");
+    }
+
+    #[test]
+    fn template_components_borrow_the_parameters_as_sent() {
+        let m = message(&with_components(json!([{"type": "body", "parameters": [
+            {"type": "text", "text": 12},
+            {"type": "currency", "currency": {"fallback_value": "$1", "code": "USD", "amount_1000": 1000}}]}])));
+        let c = components(&m);
+        let sent = &m.content["components"][0]["parameters"];
+        assert_eq!(c[0].parameters[0].value, &sent[0]);
+        assert_eq!(c[0].parameters[1].value, &sent[1]);
+        assert_eq!(c[0].parameters[0].text.as_deref(), Some("12"));
+        assert_eq!(c[0].parameters[1].text.as_deref(), Some("$1"));
+        assert_eq!(c[0].parameters[0].parameter_name, None);
+
+        // The same checks as the parse, with the same errors.
+        let bad = json!({"name": "t", "language": {"code": "en_US"},
+            "components": [{"type": "body", "parameters": [{"type": "text"}]}]});
+        let e = template_components(&bad).unwrap_err();
+        let parsed = parse_json(&template_send(bad)).unwrap_err();
+        assert_eq!((e.code, e.details), (parsed.code, parsed.details));
     }
 
     #[test]
@@ -3126,16 +3175,13 @@ mod tests {
             400,
             "Param template['components'][0]['index'] must be a string or an integer",
         );
-        let MessageKind::Template(t) = message(&button(
+        let m = message(&button(
             json!({"type": "button", "sub_type": "URL", "index": "9",
             "parameters": [{"type": "text", "text": "t"}]}),
-        ))
-        .kind
-        else {
-            panic!()
-        };
+        ));
+        let c = components(&m);
         assert_eq!(
-            (t.components[0].sub_type.as_deref(), t.components[0].index),
+            (c[0].sub_type.as_deref(), c[0].index),
             (Some("url"), Some(9))
         );
     }
