@@ -25,6 +25,7 @@ use openwaba_engine::template::{
 };
 use openwaba_engine::TemplateCategory;
 use serde_json::{json, Map, Value};
+use std::fmt;
 
 /// A request body that does not describe a template (or a send's components).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -78,13 +79,14 @@ fn idx(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
-fn as_obj<'a>(v: &'a Value, path: &str) -> Res<&'a Obj> {
+fn as_obj<'a>(v: &'a Value, path: &(impl fmt::Display + ?Sized)) -> Res<&'a Obj> {
     v.as_object()
-        .ok_or_else(|| bad(path, "must be a JSON object"))
+        .ok_or_else(|| bad(path.to_string(), "must be a JSON object"))
 }
 
-fn as_arr<'a>(v: &'a Value, path: &str) -> Res<&'a Vec<Value>> {
-    v.as_array().ok_or_else(|| bad(path, "must be an array"))
+fn as_arr<'a>(v: &'a Value, path: &(impl fmt::Display + ?Sized)) -> Res<&'a Vec<Value>> {
+    v.as_array()
+        .ok_or_else(|| bad(path.to_string(), "must be an array"))
 }
 
 /// The value at `key`, `null` counting as absent.
@@ -93,11 +95,11 @@ fn get<'a>(o: &'a Obj, key: &str) -> Option<&'a Value> {
 }
 
 /// A string, or a number written as one.
-fn scalar(v: &Value, path: &str) -> Res<String> {
+fn scalar(v: &Value, path: &(impl fmt::Display + ?Sized)) -> Res<String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
-        _ => Err(bad(path, "must be a string")),
+        _ => Err(bad(path.to_string(), "must be a string")),
     }
 }
 
@@ -169,9 +171,9 @@ fn str_list(v: &Value, path: &str) -> Res<Vec<String>> {
     }
 }
 
-fn one_of(path: &str, value: &str, allowed: &[&str]) -> TemplateJsonError {
+fn one_of(path: &(impl fmt::Display + ?Sized), value: &str, allowed: &[&str]) -> TemplateJsonError {
     bad(
-        path,
+        path.to_string(),
         format!("`{value}` is not one of {}", allowed.join(", ")),
     )
 }
@@ -827,7 +829,63 @@ pub fn template_to_json(def: &TemplateDefinition, id: &str, status: &str) -> Val
 // Send components
 // ---------------------------------------------------------------------------------------
 
-const SEND_COMPONENT_TYPES: [&str; 4] = ["header", "body", "footer", "button"];
+const SEND_COMPONENT_TYPES: [(&str, SendComponentType); 4] = [
+    ("header", SendComponentType::Header),
+    ("body", SendComponentType::Body),
+    ("footer", SendComponentType::Footer),
+    ("button", SendComponentType::Button),
+];
+
+/// A path in a send's components (`template.components[0].parameters[1].text`), written out
+/// only when an error names it: sends are the server's hot path, and building every path as
+/// a `String` up front was a `format!` per field read.
+#[derive(Clone, Copy, Debug)]
+enum SendPath<'a> {
+    /// `template.components`.
+    Components,
+    /// `parent.key`.
+    Key(&'a SendPath<'a>, &'a str),
+    /// `parent[index]`.
+    Index(&'a SendPath<'a>, usize),
+}
+
+impl<'a> SendPath<'a> {
+    fn key(&'a self, key: &'a str) -> SendPath<'a> {
+        SendPath::Key(self, key)
+    }
+
+    fn idx(&'a self, i: usize) -> SendPath<'a> {
+        SendPath::Index(self, i)
+    }
+}
+
+impl fmt::Display for SendPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendPath::Components => f.write_str("template.components"),
+            SendPath::Key(parent, key) => write!(f, "{parent}.{key}"),
+            SendPath::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// [`req_str`] for sends: borrowed, the path written out only on error.
+fn send_str<'a>(o: &'a Obj, key: &str, parent: SendPath<'_>) -> Res<&'a str> {
+    match get(o, key) {
+        None => Err(missing(parent.key(key).to_string())),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(bad(parent.key(key).to_string(), "must be a string")),
+    }
+}
+
+/// [`opt_str`] for sends: borrowed, the path written out only on error.
+fn send_opt_str<'a>(o: &'a Obj, key: &str, parent: SendPath<'_>) -> Res<Option<&'a str>> {
+    match get(o, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(parent.key(key).to_string(), "must be a string")),
+    }
+}
 
 /// A send body's `template.components` (absent or `null`: none). Paths start at
 /// `template.components`. Values are checked for presence only (a `text` parameter needs
@@ -836,55 +894,58 @@ const SEND_COMPONENT_TYPES: [&str; 4] = ["header", "body", "footer", "button"];
 pub fn send_components_from_json(
     components: &Value,
 ) -> Result<Vec<SendComponent>, TemplateJsonError> {
-    const PATH: &str = "template.components";
+    const PATH: SendPath<'static> = SendPath::Components;
     if components.is_null() {
         return Ok(Vec::new());
     }
-    as_arr(components, PATH)?
+    as_arr(components, &PATH)?
         .iter()
         .enumerate()
-        .map(|(i, c)| send_component(c, &idx(PATH, i)))
+        .map(|(i, c)| send_component(c, PATH.idx(i)))
         .collect()
 }
 
-fn send_component(v: &Value, cp: &str) -> Res<SendComponent> {
-    let co = as_obj(v, cp)?;
-    let ty = req_str(co, "type", cp)?;
-    let component = match ty.to_ascii_lowercase().as_str() {
-        "header" => SendComponentType::Header,
-        "body" => SendComponentType::Body,
-        "footer" => SendComponentType::Footer,
-        "button" => SendComponentType::Button,
-        _ => return Err(one_of(&at(cp, "type"), &ty, &SEND_COMPONENT_TYPES)),
+fn send_component(v: &Value, cp: SendPath<'_>) -> Res<SendComponent> {
+    let co = as_obj(v, &cp)?;
+    let ty = send_str(co, "type", cp)?;
+    let Some(&(_, component)) = SEND_COMPONENT_TYPES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(ty))
+    else {
+        return Err(one_of(
+            &cp.key("type"),
+            ty,
+            &SEND_COMPONENT_TYPES.map(|(name, _)| name),
+        ));
     };
     let (sub_type, index) = if component == SendComponentType::Button {
-        let ss = req_str(co, "sub_type", cp)?;
-        let sub_type = ButtonSubType::parse(&ss).ok_or_else(|| {
+        let ss = send_str(co, "sub_type", cp)?;
+        let sub_type = ButtonSubType::parse(ss).ok_or_else(|| {
             one_of(
-                &at(cp, "sub_type"),
-                &ss,
+                &cp.key("sub_type"),
+                ss,
                 &all_spellings(ButtonSubType::ALL, ButtonSubType::as_str),
             )
         })?;
-        let ip = at(cp, "index");
+        let ip = cp.key("index");
         let index = match get(co, "index") {
-            None => return Err(missing(ip)),
+            None => return Err(missing(ip.to_string())),
             Some(Value::Number(n)) => n.as_u64().and_then(|u| usize::try_from(u).ok()),
             Some(Value::String(s)) => s.trim().parse::<usize>().ok(),
             Some(_) => None,
         }
-        .ok_or_else(|| bad(ip, "must be a button position (0, 1, …)"))?;
+        .ok_or_else(|| bad(ip.to_string(), "must be a button position (0, 1, …)"))?;
         (Some(sub_type), Some(index))
     } else {
         (None, None)
     };
-    let pp = at(cp, "parameters");
+    let pp = cp.key("parameters");
     let parameters = match get(co, "parameters") {
         None => Vec::new(),
         Some(list) => as_arr(list, &pp)?
             .iter()
             .enumerate()
-            .map(|(i, p)| send_parameter(p, &idx(&pp, i)))
+            .map(|(i, p)| send_parameter(p, pp.idx(i)))
             .collect::<Res<Vec<_>>>()?,
     };
     Ok(SendComponent {
@@ -895,30 +956,30 @@ fn send_component(v: &Value, cp: &str) -> Res<SendComponent> {
     })
 }
 
-fn send_parameter(v: &Value, pp: &str) -> Res<SendParameter> {
-    let po = as_obj(v, pp)?;
-    let ts = req_str(po, "type", pp)?;
-    let kind = ParameterKind::parse(&ts).ok_or_else(|| {
+fn send_parameter(v: &Value, pp: SendPath<'_>) -> Res<SendParameter> {
+    let po = as_obj(v, &pp)?;
+    let ts = send_str(po, "type", pp)?;
+    let kind = ParameterKind::parse(ts).ok_or_else(|| {
         one_of(
-            &at(pp, "type"),
-            &ts,
+            &pp.key("type"),
+            ts,
             &all_spellings(ParameterKind::ALL, ParameterKind::as_str),
         )
     })?;
     let key = kind.as_str();
-    let vp = at(pp, key);
+    let vp = pp.key(key);
     let value = match kind {
         // Meta's own "Send Sample Issue Resolution Template" sends `"text": true`.
         ParameterKind::Text | ParameterKind::Payload | ParameterKind::CouponCode => {
             match get(po, key) {
-                None => return Err(missing(vp)),
+                None => return Err(missing(vp.to_string())),
                 Some(Value::Bool(b)) => Some(b.to_string()),
                 Some(other) => Some(scalar(other, &vp)?),
             }
         }
         _ => {
             let Some(obj) = get(po, key) else {
-                return Err(missing(vp));
+                return Err(missing(vp.to_string()));
             };
             as_obj(obj, &vp)?;
             None
@@ -926,7 +987,7 @@ fn send_parameter(v: &Value, pp: &str) -> Res<SendParameter> {
     };
     Ok(SendParameter {
         kind,
-        parameter_name: opt_str(po, "parameter_name", pp)?,
+        parameter_name: send_opt_str(po, "parameter_name", pp)?.map(str::to_owned),
         value,
     })
 }
