@@ -42,7 +42,7 @@ N=$((S1 - S0))
 callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null | awk -v n=$N '
   # A function shows on several lines (one per source file inlined into it): take the largest.
   function per(label, pat,  i, m) { m = 0; for (i = 1; i <= rows; i++) if (line[i] ~ pat && val[i] > m) m = val[i]; printf "  %-34s %8.0f\n", label, m / n }
-  /\(/ { rows++; v = $1; gsub(",", "", v); val[rows] = v; line[rows] = $0 }
+  /\(/ { rows++; v = $1; gsub(",", "", v); val[rows] = v + 0; line[rows] = $0 }
   END {
     printf "%d sends, user-space instructions per send:\n", n
     per("all", "PROGRAM TOTALS")
