@@ -115,6 +115,9 @@ impl CountryTable {
 
     /// Gives `digits` (ASCII digits) to `country`; the country it had before, if any.
     fn insert(&mut self, digits: &str, country: CountryCode) -> Option<CountryCode> {
+        // `from_csv` checks the digits first; a table has a few thousand nodes at most, so
+        // a node's index always fits the `u32` of `next`.
+        debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
         let mut at = 0usize;
         for d in digits.bytes() {
             let d = usize::from(d.wrapping_sub(b'0')).min(9);
@@ -245,6 +248,33 @@ mod tests {
             ("4915112345678", "DE"),
         ] {
             assert_eq!(country(number).as_deref(), Some(expected), "{number}");
+        }
+    }
+
+    /// Every row of the shipped table, as the start of a number: the country is that of the
+    /// longest row the number starts with, found by brute force over the file.
+    #[test]
+    fn the_trie_finds_the_longest_row_of_the_file() {
+        let rows: Vec<(&str, &str)> = BUILTIN_COUNTRIES
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.trim().split_once(','))
+            .map(|(p, c)| (p.trim(), c.trim().trim_matches('"')))
+            .collect();
+        assert!(rows.len() > 200, "{} rows", rows.len());
+        for (prefix, _) in &rows {
+            for tail in ["", "0", "5", "99", "1234567", "9876543210"] {
+                let number = format!("{prefix}{tail}");
+                let Ok(n) = WaId::parse(&number) else {
+                    continue;
+                };
+                let expected = rows
+                    .iter()
+                    .filter(|(p, _)| number.starts_with(p))
+                    .max_by_key(|(p, _)| p.len())
+                    .map(|(_, c)| c.to_string());
+                assert_eq!(country_of(n).map(|c| c.to_string()), expected, "{number}");
+            }
         }
     }
 

@@ -144,28 +144,40 @@ pub(crate) fn authenticate(
 /// Every Graph call. It takes the request whole: extracting `HeaderMap`, `Uri` and `Method`
 /// one by one clones them (the header map alone was two allocations a send, BENCHMARKS.md).
 async fn graph(State(st): St, req: axum::extract::Request) -> Response {
-    let started = std::time::Instant::now();
+    use axum::RequestExt as _;
     st.metrics.requests.fetch_add(1, Relaxed);
-    let (parts, body) = req.into_parts();
-    let result = match axum::body::to_bytes(body, crate::media::MAX_REQUEST_BYTES).await {
-        Ok(body) => match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
-            Ok(Query(query)) => {
-                dispatch(&st, &parts.method, &parts.uri, &parts.headers, &query, body).await
-            }
-            Err(e) => Err(GraphError::invalid_parameter(format!(
-                "The query string could not be read: {}.",
-                e.body_text()
-            ))),
-        },
-        Err(_) => Err(GraphError::engine(
-            100,
-            "Invalid parameter",
-            &format!(
-                "The request body could not be read, or is larger than {} bytes.",
-                crate::media::MAX_REQUEST_BYTES
-            ),
-            413,
-        )),
+    // The body, within the `DefaultBodyLimit` of the router (the limit the extractor applied).
+    let (parts, body) = req.with_limited_body().into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(e) => {
+            st.metrics.errors.fetch_add(1, Relaxed);
+            let too_large = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+                .any(|s| s.is::<http_body_util::LengthLimitError>());
+            return error_response(&if too_large {
+                GraphError::engine(
+                    100,
+                    "Invalid parameter",
+                    &format!(
+                        "The request body is larger than {} bytes.",
+                        crate::media::MAX_REQUEST_BYTES
+                    ),
+                    413,
+                )
+            } else {
+                GraphError::invalid_parameter(format!("The request body could not be read: {e}."))
+            });
+        }
+    };
+    let started = std::time::Instant::now();
+    let result = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
+        Ok(Query(query)) => {
+            dispatch(&st, &parts.method, &parts.uri, &parts.headers, &query, body).await
+        }
+        Err(e) => Err(GraphError::invalid_parameter(format!(
+            "The query string could not be read: {}.",
+            e.body_text()
+        ))),
     };
     st.metrics.observe_latency(started.elapsed().as_secs_f64());
     match result {
@@ -980,7 +992,7 @@ mod tests {
     use super::*;
 
     #[derive(serde::Serialize)]
-    struct Reply<'a> {
+    struct ExpectedReply<'a> {
         messaging_product: &'static str,
         contacts: [Contact<'a>; 1],
         messages: [Message; 1],
@@ -1013,7 +1025,7 @@ mod tests {
                 true,
             ),
         ] {
-            let expected = serde_json::to_string(&Reply {
+            let expected = serde_json::to_string(&ExpectedReply {
                 messaging_product: "whatsapp",
                 contacts: [Contact {
                     input,
