@@ -71,30 +71,14 @@ impl fmt::Display for CountryCode {
     }
 }
 
-/// Calling-code prefixes are at most this long (`262269`, Mayotte, is the longest shipped).
-const MAX_PREFIX: u32 = 6;
+use crate::prefix::{PrefixTrie, MAX_PREFIX};
 
 const BUILTIN_COUNTRIES: &str = include_str!("../data/countries.csv");
 
-/// Calling-code prefixes to countries.
-///
-/// A digit trie: a lookup walks at most [`MAX_PREFIX`] nodes, one array index per digit.
-/// Measured (BENCHMARKS.md, callgrind): one hash lookup per prefix length, longest first,
-/// was ~900 instructions a lookup, and every send looks its user's country up.
+/// Calling-code prefixes to countries (longest prefix wins, see [`crate::prefix`]).
 #[derive(Debug, Clone)]
 pub struct CountryTable {
-    /// `nodes[0]` is the root (the empty prefix).
-    nodes: Vec<PrefixNode>,
-    /// How many prefixes have a country.
-    len: usize,
-}
-
-/// A trie node: the node of each next digit (0: none, as the root is nobody's child) and
-/// the country of the prefix that ends here.
-#[derive(Debug, Clone, Default)]
-struct PrefixNode {
-    next: [u32; 10],
-    country: Option<CountryCode>,
+    prefixes: PrefixTrie<CountryCode>,
 }
 
 impl CountryTable {
@@ -108,34 +92,8 @@ impl CountryTable {
 
     fn empty() -> CountryTable {
         CountryTable {
-            nodes: vec![PrefixNode::default()],
-            len: 0,
+            prefixes: PrefixTrie::default(),
         }
-    }
-
-    /// Gives `digits` (ASCII digits) to `country`; the country it had before, if any.
-    fn insert(&mut self, digits: &str, country: CountryCode) -> Option<CountryCode> {
-        // `from_csv` checks the digits first; a table has a few thousand nodes at most, so
-        // a node's index always fits the `u32` of `next`.
-        debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
-        let mut at = 0usize;
-        for d in digits.bytes() {
-            let d = usize::from(d.wrapping_sub(b'0')).min(9);
-            let next = self.nodes[at].next[d] as usize;
-            at = if next != 0 {
-                next
-            } else {
-                self.nodes.push(PrefixNode::default());
-                let new = self.nodes.len() - 1;
-                self.nodes[at].next[d] = new as u32;
-                new
-            };
-        }
-        let previous = self.nodes[at].country.replace(country);
-        if previous.is_none() {
-            self.len += 1;
-        }
-        previous
     }
 
     /// Parses `calling_code_prefix,country` lines (a header line is allowed). A prefix may
@@ -154,10 +112,7 @@ impl CountryTable {
             })?;
             let code = code.trim();
             let country = country.trim().trim_matches('"');
-            if code.is_empty()
-                || code.len() > MAX_PREFIX as usize
-                || !code.bytes().all(|b| b.is_ascii_digit())
-            {
+            if !PrefixTrie::<CountryCode>::is_prefix(code) {
                 return Err(CountryError::Malformed {
                     line,
                     what: format!(
@@ -169,7 +124,7 @@ impl CountryTable {
                 line,
                 what: e.to_string(),
             })?;
-            if let Some(previous) = t.insert(code, country) {
+            if let Some(previous) = t.prefixes.insert(code, country) {
                 return Err(CountryError::Malformed {
                     line,
                     what: format!("prefix `{code}` is already given to {previous}"),
@@ -181,35 +136,16 @@ impl CountryTable {
 
     /// The country of a number: the longest matching prefix, if any.
     pub fn resolve(&self, number: WaId) -> Option<CountryCode> {
-        // The number's first (at most) MAX_PREFIX digits, most significant first.
-        let mut head = number.prefix(MAX_PREFIX);
-        let n = MAX_PREFIX.min(number.len()) as usize;
-        let mut digits = [0u8; MAX_PREFIX as usize];
-        for d in digits[..n].iter_mut().rev() {
-            *d = (head % 10) as u8;
-            head /= 10;
-        }
-        let mut at = 0usize;
-        let mut found = None;
-        for &d in &digits[..n] {
-            match self.nodes.get(at).map(|node| node.next[usize::from(d)]) {
-                Some(next) if next != 0 => at = next as usize,
-                _ => break,
-            }
-            if let Some(c) = self.nodes.get(at).and_then(|node| node.country) {
-                found = Some(c);
-            }
-        }
-        found
+        self.prefixes.resolve(number)
     }
 
     /// Number of prefixes (rows) in the table.
     pub fn len(&self) -> usize {
-        self.len
+        self.prefixes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.prefixes.is_empty()
     }
 }
 

@@ -15,6 +15,7 @@ pub mod country;
 pub mod engine;
 pub mod market;
 pub mod money;
+pub mod prefix;
 pub mod rates;
 pub mod template;
 pub mod time;

@@ -22,8 +22,7 @@ impl MarketId {
 /// The name every table has for numbers no prefix matches.
 pub const OTHER: &str = "Other";
 
-/// Calling-code prefixes are at most this long (Meta's table uses 4 for +1 809 and the like).
-const MAX_PREFIX: u32 = 6;
+use crate::prefix::{PrefixTrie, MAX_PREFIX};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MarketError {
@@ -38,8 +37,8 @@ pub enum MarketError {
 pub struct MarketTable {
     names: Vec<String>,
     by_name: FxHashMap<String, MarketId>,
-    /// One map per prefix length (index 0 = one digit).
-    prefixes: Vec<FxHashMap<u64, MarketId>>,
+    /// Longest prefix wins (see [`crate::prefix`]).
+    prefixes: PrefixTrie<MarketId>,
     other: MarketId,
 }
 
@@ -57,7 +56,7 @@ impl MarketTable {
         let mut t = MarketTable {
             names: Vec::new(),
             by_name: FxHashMap::default(),
-            prefixes: (0..MAX_PREFIX).map(|_| FxHashMap::default()).collect(),
+            prefixes: PrefixTrie::default(),
             other: MarketId(0),
         };
         t.other = t.intern(OTHER);
@@ -89,10 +88,7 @@ impl MarketTable {
             })?;
             let code = code.trim();
             let name = name.trim().trim_matches('"');
-            if code.is_empty()
-                || code.len() > MAX_PREFIX as usize
-                || !code.bytes().all(|b| b.is_ascii_digit())
-            {
+            if !PrefixTrie::<MarketId>::is_prefix(code) {
                 return Err(MarketError::Malformed {
                     line,
                     what: format!(
@@ -107,26 +103,15 @@ impl MarketTable {
                 });
             }
             let id = t.intern(name);
-            let value: u64 = code.parse().map_err(|_| MarketError::Malformed {
-                line,
-                what: format!("`{code}` is not a number"),
-            })?;
-            t.prefixes[code.len() - 1].insert(value, id);
+            // A later row for the same prefix replaces the earlier one.
+            t.prefixes.insert(code, id);
         }
         Ok(t)
     }
 
     /// The market of a number: the longest matching prefix, else Other.
     pub fn resolve(&self, number: WaId) -> MarketId {
-        for len in (1..=MAX_PREFIX).rev() {
-            if len > number.len() {
-                continue;
-            }
-            if let Some(id) = self.prefixes[len as usize - 1].get(&number.prefix(len)) {
-                return *id;
-            }
-        }
-        self.other
+        self.prefixes.resolve(number).unwrap_or(self.other)
     }
 
     pub fn name(&self, id: MarketId) -> &str {
