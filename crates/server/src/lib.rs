@@ -15,6 +15,7 @@ pub mod costs;
 pub mod field_expansion;
 pub mod graph_error;
 pub mod ids;
+pub mod json_path;
 pub mod ledger;
 pub mod limits;
 pub mod media;

@@ -836,38 +836,8 @@ const SEND_COMPONENT_TYPES: [(&str, SendComponentType); 4] = [
     ("button", SendComponentType::Button),
 ];
 
-/// A path in a send's components (`template.components[0].parameters[1].text`), written out
-/// only when an error names it: sends are the server's hot path, and building every path as
-/// a `String` up front was a `format!` per field read.
-#[derive(Clone, Copy, Debug)]
-enum SendPath<'a> {
-    /// `template.components`.
-    Components,
-    /// `parent.key`.
-    Key(&'a SendPath<'a>, &'a str),
-    /// `parent[index]`.
-    Index(&'a SendPath<'a>, usize),
-}
-
-impl<'a> SendPath<'a> {
-    fn key(&'a self, key: &'a str) -> SendPath<'a> {
-        SendPath::Key(self, key)
-    }
-
-    fn idx(&'a self, i: usize) -> SendPath<'a> {
-        SendPath::Index(self, i)
-    }
-}
-
-impl fmt::Display for SendPath<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendPath::Components => f.write_str("template.components"),
-            SendPath::Key(parent, key) => write!(f, "{parent}.{key}"),
-            SendPath::Index(parent, i) => write!(f, "{parent}[{i}]"),
-        }
-    }
-}
+/// A path in a send's components (`template.components[0].parameters[1].text`).
+type SendPath<'a> = crate::json_path::JsonPath<'a>;
 
 /// [`req_str`] for sends: borrowed, the path written out only on error.
 fn send_str<'a>(o: &'a Obj, key: &str, parent: SendPath<'_>) -> Res<&'a str> {
@@ -894,7 +864,7 @@ fn send_opt_str<'a>(o: &'a Obj, key: &str, parent: SendPath<'_>) -> Res<Option<&
 pub fn send_components_from_json(
     components: &Value,
 ) -> Result<Vec<SendComponent>, TemplateJsonError> {
-    const PATH: SendPath<'static> = SendPath::Components;
+    const PATH: SendPath<'static> = SendPath::Dotted("template.components");
     if components.is_null() {
         return Ok(Vec::new());
     }
