@@ -21,9 +21,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use compact_str::ToCompactString;
 use openwaba_engine::template::match_send;
 use openwaba_engine::{Outbound, SendStatus, WaId};
-use openwaba_store::{MessageRecord, UserEvent, Write};
+use openwaba_store::{MessageRecord, ShortText, UserEvent, Write};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -634,14 +635,14 @@ async fn decide_and_record(
         engines.get(&phone.waba_id).cloned()
     }
     .ok_or_else(|| GraphError::unknown_object(&phone.id, "post"))?;
-    let wa_id = msg.wa_id.to_string();
+    let wa_id = msg.wa_id.to_compact_string();
     // The simulated phone decides whether the message can reach it.
     let delivery = if st.sim.reachable(&wa_id) {
         openwaba_engine::Delivery::Delivered
     } else {
         openwaba_engine::Delivery::Undeliverable
     };
-    let (id, commit, prepared, accepted) = {
+    let (record, commit, prepared, accepted) = {
         let mut engine = engine
             .lock()
             .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
@@ -703,34 +704,35 @@ async fn decide_and_record(
             )
         });
         let seq = st.next_message_seq();
-        let id = ids::wamid(&wa_id, true, seq);
         let record = MessageRecord {
             seq: seq as i64,
-            id: id.clone(),
-            waba_id: phone.waba_id.clone(),
-            phone_number_id: phone.id.clone(),
-            business: phone.number.clone(),
-            to: msg.to.clone(),
+            id: ids::wamid(&wa_id, true, seq),
+            waba_id: ShortText::new(&phone.waba_id),
+            phone_number_id: ShortText::new(&phone.id),
+            business: ShortText::new(&phone.number),
+            to: ShortText::new(&msg.to),
             wa_id: wa_id.clone(),
-            type_name: msg.type_name.to_owned(),
-            template_category: template_category.map(str::to_owned),
+            type_name: ShortText::new(msg.type_name),
+            template_category: template_category.map(ShortText::new),
             // `to_string` would go through `Display`'s formatter adapter: measured slower.
             content: serde_json::to_string(&msg.content)
                 .map_err(|e| GraphError::invalid_parameter(e.to_string()))?,
             biz_opaque_callback_data: msg.biz_opaque_callback_data.clone(),
             context_message_id: msg.context_message_id.clone(),
-            status: status.to_owned(),
+            status: ShortText::const_new(status),
             error_code,
-            conversation_id: outcome.conversation.map(|c| c.id.to_string()),
-            conversation_category: outcome.conversation.map(|c| c.category.as_str().to_owned()),
+            conversation_id: outcome.conversation.map(|c| c.id.to_compact_string()),
+            conversation_category: outcome
+                .conversation
+                .map(|c| ShortText::const_new(c.category.as_str())),
             conversation_expires_at: outcome.conversation.map(|c| c.expires_at.millis()),
             pricing,
             charge: outcome
                 .pricing
                 .and_then(|p| p.charge)
-                .map(|c| c.to_string()),
+                .map(|c| c.to_compact_string()),
             created_at: now.millis(),
-            receipt: (status == "delivered").then(|| "sent".to_owned()),
+            receipt: (status == "delivered").then_some(ShortText::const_new("sent")),
         };
         let kind = if status == "delivered" {
             st.metrics.sent_delivered.fetch_add(1, Relaxed);
@@ -787,9 +789,9 @@ async fn decide_and_record(
         }
         let record = Arc::new(record);
         let accepted = (kind == StatusKind::Sent).then(|| record.clone());
-        writes.push(Write::Message(record));
+        writes.push(Write::Message(record.clone()));
         // Enqueued under the WABA's lock, so the store keeps the engine's order.
-        (id, st.store.commit(writes), prepared, accepted)
+        (record, st.store.commit(writes), prepared, accepted)
     };
     let stored = commit.await;
     prepared.committed(st, stored.is_ok());
@@ -808,7 +810,7 @@ async fn decide_and_record(
     Ok(Reply::Raw(send_reply(
         &msg.to,
         &wa_id,
-        &id,
+        &record.id,
         template_category.is_some(),
     )))
 }

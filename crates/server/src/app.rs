@@ -285,7 +285,7 @@ fn rebuild(
             }
             EngineInput::Message(m) => {
                 let (Some(engine), Ok(business), Ok(user)) = (
-                    engines.get(&m.waba_id),
+                    engines.get(m.waba_id.as_str()),
                     WaId::parse(&m.business),
                     WaId::parse(&m.wa_id),
                 ) else {

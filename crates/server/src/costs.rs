@@ -433,23 +433,24 @@ const LEDGER_CSV_HEADER: &str = "seq,at,phone_number_id,business,wa_id,market,co
 
 fn ledger_csv_row(out: &mut String, e: &openwaba_store::LedgerEntry) {
     let at = openwaba_engine::Instant::from_millis(e.at).to_string();
-    let cells = [
-        e.seq.to_string(),
-        at,
-        e.phone_number_id.clone(),
-        e.business.clone(),
-        e.wa_id.clone(),
-        e.market.clone(),
-        e.country.clone(),
-        e.category.clone(),
-        e.model.clone(),
-        e.pricing_type.clone(),
-        e.direction.clone(),
-        e.conversation_id.clone().unwrap_or_default(),
-        e.amount.clone().unwrap_or_default(),
-        e.currency.clone(),
-        e.card.clone().unwrap_or_default(),
-        e.tier.clone().unwrap_or_default(),
+    let seq = e.seq.to_string();
+    let cells: [&str; 16] = [
+        &seq,
+        &at,
+        &e.phone_number_id,
+        &e.business,
+        &e.wa_id,
+        &e.market,
+        &e.country,
+        &e.category,
+        &e.model,
+        &e.pricing_type,
+        &e.direction,
+        e.conversation_id.as_deref().unwrap_or_default(),
+        e.amount.as_deref().unwrap_or_default(),
+        &e.currency,
+        e.card.as_deref().unwrap_or_default(),
+        e.tier.as_deref().unwrap_or_default(),
     ];
     out.push_str(
         &cells

@@ -47,7 +47,8 @@ pub fn wamid(wa_id: &str, business_sent: bool, seq: u64) -> String {
     let scrambled = (seq ^ SCRAMBLE_XOR).wrapping_mul(SCRAMBLE);
     // Meta's hex ids are 18 characters for messages a business sent, 20 for a user's.
     let filler = if business_sent { 2 } else { 4 };
-    let mut b = Vec::with_capacity(wa_id.len() + 30);
+    // On the stack: a user's number is at most 15 digits, so the struct is ~45 bytes.
+    let mut b = smallvec::SmallVec::<[u8; 64]>::new();
     b.extend_from_slice(&[0x1c, 0x18, wa_id.len() as u8]);
     b.extend_from_slice(wa_id.as_bytes());
     b.extend_from_slice(&[

@@ -17,11 +17,12 @@
 //! and charged atomically, so concurrent sends cannot slip past it.
 
 use crate::graph_error::GraphError;
+use compact_str::ToCompactString;
 use openwaba_engine::{
     Category, ConversationType, Engine, Money, Outbound, PricingModel, SendOutcome, SendStatus,
     YearMonth,
 };
-use openwaba_store::{BudgetRecord, LedgerEntry, MessageCount, MessageRecord};
+use openwaba_store::{BudgetRecord, LedgerEntry, MessageCount, MessageRecord, ShortText};
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
@@ -230,29 +231,34 @@ pub fn entry(
     let card = pricing
         .card
         .and_then(|id| engine.config().rates.get(id))
-        .map(|c| c.name().to_owned());
+        .map(|c| ShortText::new(c.name()));
     Some(LedgerEntry {
         seq: record.seq,
         waba_id: record.waba_id.clone(),
         phone_number_id: record.phone_number_id.clone(),
         business: record.business.clone(),
         wa_id: record.wa_id.clone(),
-        market: engine.markets().name(outcome.market).to_owned(),
-        country: openwaba_engine::country::country_of(user)
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-        category: pricing.category.as_str().to_owned(),
-        model: pricing.model.as_str().to_owned(),
-        pricing_type: pricing_type.to_owned(),
-        direction: direction(outcome, outbound).to_owned(),
-        conversation_id: outcome.conversation.map(|c| c.id.to_string()),
-        amount: pricing.charge.map(|c| c.to_string()),
-        currency: engine.currency().to_string(),
+        market: ShortText::new(engine.markets().name(outcome.market)),
+        country: country_text(user),
+        category: ShortText::const_new(pricing.category.as_str()),
+        model: ShortText::const_new(pricing.model.as_str()),
+        pricing_type: ShortText::const_new(pricing_type),
+        direction: ShortText::const_new(direction(outcome, outbound)),
+        conversation_id: outcome.conversation.map(|c| c.id.to_compact_string()),
+        amount: pricing.charge.map(|c| c.to_compact_string()),
+        currency: ShortText::new(engine.currency().as_str()),
         card,
-        tier: pricing.tier.map(|t| t.to_string()),
+        tier: pricing.tier.map(|t| t.to_compact_string()),
         at: record.created_at,
         day: openwaba_engine::day_number(engine.local_date(at)),
     })
+}
+
+/// A user's ISO 3166-1 country code, empty when the number's country is unknown.
+fn country_text(user: openwaba_engine::WaId) -> ShortText {
+    openwaba_engine::country::country_of(user)
+        .map(|c| ShortText::new(c.as_str()))
+        .unwrap_or_default()
 }
 
 /// The messaging count of a message: sent when accepted and sent, delivered on its receipt.
@@ -263,9 +269,7 @@ pub fn message_count(
     delivered: i64,
 ) -> MessageCount {
     let country = openwaba_engine::WaId::parse(&record.wa_id)
-        .ok()
-        .and_then(openwaba_engine::country::country_of)
-        .map(|c| c.to_string())
+        .map(country_text)
         .unwrap_or_default();
     MessageCount {
         waba_id: record.waba_id.clone(),

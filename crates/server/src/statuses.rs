@@ -153,7 +153,7 @@ fn prepare_report(
         .engines
         .read()
         .ok()
-        .and_then(|e| e.get(&m.waba_id).cloned())?;
+        .and_then(|e| e.get(m.waba_id.as_str()).cloned())?;
     let guard = engine.lock().ok()?;
     let mut receipts = st.sim.receipt_state.lock().ok()?;
     let current = receipts
@@ -182,7 +182,7 @@ fn prepare_report(
     let mut prepared = prepare(st, m, kind, with_pricing, now);
     prepared.writes.push(Write::Receipt {
         seq: m.seq,
-        receipt: kind.as_str().to_owned(),
+        receipt: openwaba_store::ShortText::const_new(kind.as_str()),
     });
     // The first receipt after `sent` (delivered, or read straight away) counts the message
     // as delivered in the messaging analytics.

@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::records::ShortText;
+
 /// Half-hour buckets: `at` (ms) divided by this.
 pub const HALF_HOUR_MS: i64 = 30 * 60 * 1000;
 
@@ -24,33 +26,33 @@ pub const HALF_HOUR_MS: i64 = 30 * 60 * 1000;
 pub struct LedgerEntry {
     /// The sequence number of the message that booked it (one entry per message at most).
     pub seq: i64,
-    pub waba_id: String,
-    pub phone_number_id: String,
+    pub waba_id: ShortText,
+    pub phone_number_id: ShortText,
     /// The business number, E.164 digits.
-    pub business: String,
-    pub wa_id: String,
-    pub market: String,
+    pub business: ShortText,
+    pub wa_id: ShortText,
+    pub market: ShortText,
     /// ISO 3166-1 alpha-2, empty when the number's country is unknown.
-    pub country: String,
+    pub country: ShortText,
     /// The priced category: marketing, utility, authentication,
     /// authentication_international, service, referral_conversion, business_initiated,
     /// user_initiated.
-    pub category: String,
+    pub category: ShortText,
     /// CBP | PMP
-    pub model: String,
+    pub model: ShortText,
     /// CBP: REGULAR | FREE_TIER | FREE_ENTRY_POINT (the conversation type).
     /// PMP: regular | free_customer_service | free_entry_point.
-    pub pricing_type: String,
+    pub pricing_type: ShortText,
     /// BUSINESS_INITIATED | USER_INITIATED
-    pub direction: String,
-    pub conversation_id: Option<String>,
+    pub direction: ShortText,
+    pub conversation_id: Option<ShortText>,
     /// Exact decimal in `currency`; `None` when the card had no rate.
-    pub amount: Option<String>,
-    pub currency: String,
+    pub amount: Option<ShortText>,
+    pub currency: ShortText,
     /// The name of the card that priced it (none for free entries).
-    pub card: Option<String>,
+    pub card: Option<ShortText>,
     /// PMP volume tier, `<LOWER>:<UPPER|MAX>`.
-    pub tier: Option<String>,
+    pub tier: Option<ShortText>,
     pub at: i64,
     /// The WABA-local day (days since 1970-01-01 in the WABA's zone) of `at`.
     pub day: i64,
@@ -122,9 +124,9 @@ pub struct RollupRow {
 /// `delivered` when its delivered receipt is reported. Bucketed by the message's send time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageCount {
-    pub waba_id: String,
-    pub phone_number_id: String,
-    pub country: String,
+    pub waba_id: ShortText,
+    pub phone_number_id: ShortText,
+    pub country: ShortText,
     pub at: i64,
     pub day: i64,
     pub sent: i64,

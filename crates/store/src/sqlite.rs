@@ -405,7 +405,7 @@ fn write<'c, 'w>(
     match w {
         Write::Ledger(e) => {
             hot(tx, &mut hot_statements.ledger, "INSERT INTO ledger (seq, waba_id, phone_number_id, business, wa_id, market, country, category, model, pricing_type, direction, conversation_id, amount, currency, card, tier, at, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?
-                .execute(params![e.seq, e.waba_id, e.phone_number_id, e.business, e.wa_id, e.market, e.country, e.category, e.model, e.pricing_type, e.direction, e.conversation_id, e.amount, e.currency, e.card, e.tier, e.at, e.day])?;
+                .execute(params![e.seq, e.waba_id.as_str(), e.phone_number_id.as_str(), e.business.as_str(), e.wa_id.as_str(), e.market.as_str(), e.country.as_str(), e.category.as_str(), e.model.as_str(), e.pricing_type.as_str(), e.direction.as_str(), e.conversation_id.as_deref(), e.amount.as_deref(), e.currency.as_str(), e.card.as_deref(), e.tier.as_deref(), e.at, e.day])?;
             rollups.ledger(e);
         }
         Write::MessageCount(m) => rollups.message(m),
@@ -445,7 +445,7 @@ fn write<'c, 'w>(
         }
         Write::Message(m) => {
             hot(tx, &mut hot_statements.message, "INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?
-                .execute(params![m.seq, m.id, m.waba_id, m.phone_number_id, m.business, m.to, m.wa_id, m.type_name, m.template_category, m.content, m.biz_opaque_callback_data, m.context_message_id, m.status, m.error_code, m.conversation_id, m.conversation_category, m.conversation_expires_at, m.pricing, m.charge, m.created_at, m.receipt])?;
+                .execute(params![m.seq, m.id, m.waba_id.as_str(), m.phone_number_id.as_str(), m.business.as_str(), m.to.as_str(), m.wa_id.as_str(), m.type_name.as_str(), m.template_category.as_deref(), m.content, m.biz_opaque_callback_data, m.context_message_id, m.status.as_str(), m.error_code, m.conversation_id.as_deref(), m.conversation_category.as_deref(), m.conversation_expires_at, m.pricing, m.charge.as_deref(), m.created_at, m.receipt.as_deref()])?;
         }
         Write::Template(t) => {
             tx.prepare_cached(
@@ -485,7 +485,7 @@ fn write<'c, 'w>(
         }
         Write::Receipt { seq, receipt } => {
             hot(tx, &mut hot_statements.receipt, "INSERT INTO receipts (seq, receipt) VALUES (?1, ?2) ON CONFLICT (seq) DO UPDATE SET receipt = excluded.receipt")?
-                .execute(params![seq, receipt])?;
+                .execute(params![seq, receipt.as_str()])?;
         }
         Write::SimUser { wa_id, settings } => {
             tx.prepare_cached(
@@ -561,29 +561,40 @@ fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
     })
 }
 
+/// A text column as a record's [`ShortText`] (rusqlite reads `String`s; the orphan rule
+/// keeps `FromSql` off a foreign type).
+fn short(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<ShortText> {
+    Ok(ShortText::new(r.get_ref(i)?.as_str()?))
+}
+
+/// A nullable text column as a record's [`ShortText`].
+fn short_opt(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<ShortText>> {
+    Ok(r.get_ref(i)?.as_str_or_null()?.map(ShortText::new))
+}
+
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
     Ok(MessageRecord {
         seq: r.get(0)?,
         id: r.get(1)?,
-        waba_id: r.get(2)?,
-        phone_number_id: r.get(3)?,
-        business: r.get(4)?,
-        to: r.get(5)?,
-        wa_id: r.get(6)?,
-        type_name: r.get(7)?,
-        template_category: r.get(8)?,
+        waba_id: short(r, 2)?,
+        phone_number_id: short(r, 3)?,
+        business: short(r, 4)?,
+        to: short(r, 5)?,
+        wa_id: short(r, 6)?,
+        type_name: short(r, 7)?,
+        template_category: short_opt(r, 8)?,
         content: r.get(9)?,
         biz_opaque_callback_data: r.get(10)?,
         context_message_id: r.get(11)?,
-        status: r.get(12)?,
+        status: short(r, 12)?,
         error_code: r.get(13)?,
-        conversation_id: r.get(14)?,
-        conversation_category: r.get(15)?,
+        conversation_id: short_opt(r, 14)?,
+        conversation_category: short_opt(r, 15)?,
         conversation_expires_at: r.get(16)?,
         pricing: r.get(17)?,
-        charge: r.get(18)?,
+        charge: short_opt(r, 18)?,
         created_at: r.get(19)?,
-        receipt: r.get(20)?,
+        receipt: short_opt(r, 20)?,
     })
 }
 
@@ -909,21 +920,21 @@ impl Store for SqliteStore {
                 .query_map(params![after, waba_id, from, to, limit], |r| {
                     Ok(LedgerEntry {
                         seq: r.get(0)?,
-                        waba_id: r.get(1)?,
-                        phone_number_id: r.get(2)?,
-                        business: r.get(3)?,
-                        wa_id: r.get(4)?,
-                        market: r.get(5)?,
-                        country: r.get(6)?,
-                        category: r.get(7)?,
-                        model: r.get(8)?,
-                        pricing_type: r.get(9)?,
-                        direction: r.get(10)?,
-                        conversation_id: r.get(11)?,
-                        amount: r.get(12)?,
-                        currency: r.get(13)?,
-                        card: r.get(14)?,
-                        tier: r.get(15)?,
+                        waba_id: short(r, 1)?,
+                        phone_number_id: short(r, 2)?,
+                        business: short(r, 3)?,
+                        wa_id: short(r, 4)?,
+                        market: short(r, 5)?,
+                        country: short(r, 6)?,
+                        category: short(r, 7)?,
+                        model: short(r, 8)?,
+                        pricing_type: short(r, 9)?,
+                        direction: short(r, 10)?,
+                        conversation_id: short_opt(r, 11)?,
+                        amount: short_opt(r, 12)?,
+                        currency: short(r, 13)?,
+                        card: short_opt(r, 14)?,
+                        tier: short_opt(r, 15)?,
                         at: r.get(16)?,
                         day: r.get(17)?,
                     })
@@ -1151,7 +1162,7 @@ mod tests {
         assert_eq!(receipt(1).as_deref(), Some("delivered"));
         assert_eq!(receipt(2).as_deref(), Some("read"));
         assert_eq!(receipt(3).as_deref(), Some("sent"));
-        let owed: Vec<(i64, Option<String>)> = s
+        let owed: Vec<(i64, Option<ShortText>)> = s
             .awaiting_receipts()
             .unwrap()
             .into_iter()
@@ -1282,8 +1293,8 @@ mod tests {
             model: "CBP".into(),
             pricing_type: "REGULAR".into(),
             direction: "BUSINESS_INITIATED".into(),
-            conversation_id: Some(format!("c{seq}")),
-            amount: amount.map(str::to_owned),
+            conversation_id: Some(format!("c{seq}").into()),
+            amount: amount.map(Into::into),
             currency: "USD".into(),
             card: Some("card".into()),
             tier: None,
@@ -1331,16 +1342,16 @@ mod tests {
         let mut expected: HashMap<(i64, RollupKey), i64> = HashMap::new();
         for e in &entries {
             let key = RollupKey {
-                phone_number_id: e.phone_number_id.clone(),
-                country: e.country.clone(),
-                market: e.market.clone(),
-                category: e.category.clone(),
-                model: e.model.clone(),
-                pricing_type: e.pricing_type.clone(),
-                direction: e.direction.clone(),
-                tier: e.tier.clone().unwrap_or_default(),
-                unit: e.amount.clone().unwrap_or_default(),
-                currency: e.currency.clone(),
+                phone_number_id: e.phone_number_id.to_string(),
+                country: e.country.to_string(),
+                market: e.market.to_string(),
+                category: e.category.to_string(),
+                model: e.model.to_string(),
+                pricing_type: e.pricing_type.to_string(),
+                direction: e.direction.to_string(),
+                tier: e.tier.as_deref().unwrap_or_default().to_owned(),
+                unit: e.amount.as_deref().unwrap_or_default().to_owned(),
+                currency: e.currency.to_string(),
             };
             *expected.entry((e.day, key)).or_default() += 1;
         }

@@ -121,10 +121,11 @@ pub fn status_object(
             }
             let conversation = match (&m.conversation_id, pmp) {
                 (Some(id), _) => Some((
-                    id.clone(),
+                    id.to_string(),
                     m.conversation_category
-                        .clone()
-                        .unwrap_or_else(|| "service".into()),
+                        .as_deref()
+                        .unwrap_or("service")
+                        .to_owned(),
                     m.conversation_expires_at,
                 )),
                 // Under PMP up to v23.0, Meta sends a conversation per message.
