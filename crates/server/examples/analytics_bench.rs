@@ -151,21 +151,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 id: "100000000000001".into(),
                 name: "Bench".into(),
             }),
-            Write::Waba(Waba {
+            Write::Waba(Box::new(Waba {
                 id: WABA.into(),
                 business_id: "100000000000001".into(),
                 name: "Bench WABA".into(),
                 timezone: ZONE.into(),
                 currency: "USD".into(),
                 consent_mode: "enforce".into(),
-            }),
+            })),
             Write::Token(AccessToken {
                 token: TOKEN.into(),
                 business_id: "100000000000001".into(),
             }),
         ];
         for p in 0..4 {
-            accounts.push(Write::PhoneNumber(PhoneNumber {
+            accounts.push(Write::PhoneNumber(Box::new(PhoneNumber {
                 id: format!("30000000000000{p}"),
                 waba_id: WABA.into(),
                 number: format!("1555000000{p}"),
@@ -175,7 +175,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 throughput_mps: 1000,
                 sync_failures: false,
                 registered: true,
-            }));
+            })));
         }
         store.commit(accounts).await?;
         let t = Instant::now();

@@ -74,7 +74,7 @@ fn fields_list(raw: &str) -> Result<Option<String>, GraphError> {
 
 async fn save_app(st: &AppState, app: App) -> Result<(), GraphError> {
     st.store
-        .commit(vec![Write::App(app.clone())])
+        .commit(vec![Write::App(Box::new(app.clone()))])
         .await
         .map_err(stored)?;
     if let Ok(mut r) = st.registry.write() {
@@ -206,7 +206,7 @@ pub async fn subscribed_apps(
 
 async fn save_number(st: &AppState, p: PhoneNumber) -> Result<(), GraphError> {
     st.store
-        .commit(vec![Write::PhoneNumber(p.clone())])
+        .commit(vec![Write::PhoneNumber(Box::new(p.clone()))])
         .await
         .map_err(stored)?;
     if let Ok(mut r) = st.registry.write() {
@@ -456,7 +456,7 @@ pub async fn admin_waba(st: &AppState, v: &Value) -> Result<Value, GraphError> {
     }
     let engine = engine_for(&w).map_err(|e| GraphError::invalid_value(e.to_string()))?;
     st.store
-        .commit(vec![Write::Waba(w.clone())])
+        .commit(vec![Write::Waba(Box::new(w.clone()))])
         .await
         .map_err(stored)?;
     if let Ok(mut e) = st.engines.write() {

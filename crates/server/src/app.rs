@@ -206,12 +206,12 @@ async fn bootstrap(config: &Config, store: &dyn Store) -> Result<Option<Credenti
                 creds.phone_number_id = number.id.clone();
                 creds.phone_number = number.number.clone();
             }
-            writes.push(Write::PhoneNumber(number));
+            writes.push(Write::PhoneNumber(Box::new(number)));
         }
         if wi == 0 {
             creds.waba_id = waba.id.clone();
         }
-        writes.push(Write::Waba(waba));
+        writes.push(Write::Waba(Box::new(waba)));
     }
     let mut apps = bc.apps.clone();
     if first && apps.is_empty() {
@@ -235,7 +235,7 @@ async fn bootstrap(config: &Config, store: &dyn Store) -> Result<Option<Credenti
             creds.app_secret = app.app_secret.clone();
             creds.verify_token = app.verify_token.clone();
         }
-        writes.push(Write::App(app));
+        writes.push(Write::App(Box::new(app)));
     }
     let mut tokens = bc.access_tokens.clone();
     if first && tokens.is_empty() {

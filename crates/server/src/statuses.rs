@@ -125,6 +125,8 @@ pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> 
 pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
     let now = st.clock.now();
     let mut all = crate::webhooks::Prepared::none();
+    // A receipt writes its state and, for the first, a count: sized once, not grown.
+    all.writes.reserve(2 * due.len());
     for r in &due {
         st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
         if let Some(mut p) = prepare_report(st, &r.message, r.kind, now) {

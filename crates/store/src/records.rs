@@ -192,9 +192,11 @@ pub struct MediaRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
     Business(Business),
-    Waba(Waba),
-    PhoneNumber(PhoneNumber),
-    App(App),
+    // Boxed: accounts are written rarely, and the largest variant sets the size of every
+    // `Write` a send pushes and moves (168 bytes unboxed).
+    Waba(Box<Waba>),
+    PhoneNumber(Box<PhoneNumber>),
+    App(Box<App>),
     Token(AccessToken),
     /// Shared with the server, which keeps the record for the receipts it owes.
     Message(std::sync::Arc<MessageRecord>),

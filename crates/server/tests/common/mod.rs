@@ -172,15 +172,15 @@ pub async fn seed_other_business(dir: &std::path::Path, token: Option<&str>) {
             id: OTHER_BUSINESS.into(),
             name: "Other".into(),
         }),
-        Write::Waba(Waba {
+        Write::Waba(Box::new(Waba {
             id: OTHER_WABA.into(),
             business_id: OTHER_BUSINESS.into(),
             name: "W".into(),
             timezone: "UTC".into(),
             currency: "USD".into(),
             consent_mode: "enforce".into(),
-        }),
-        Write::PhoneNumber(PhoneNumber {
+        })),
+        Write::PhoneNumber(Box::new(PhoneNumber {
             id: OTHER_PHONE.into(),
             waba_id: OTHER_WABA.into(),
             number: "15550002222".into(),
@@ -190,7 +190,7 @@ pub async fn seed_other_business(dir: &std::path::Path, token: Option<&str>) {
             throughput_mps: 80,
             sync_failures: false,
             registered: true,
-        }),
+        })),
     ];
     if let Some(t) = token {
         writes.push(Write::Token(AccessToken {
