@@ -255,8 +255,9 @@ impl SqliteStore {
         let checkpoints = connect(&path)?;
         let caught_up = Arc::new(AtomicBool::new(false));
         let flag = caught_up.clone();
+        // Thread names fit Linux's 15 characters, so `top -H` and `perf` tell them apart.
         std::thread::Builder::new()
-            .name("openwaba-store-checkpoint".into())
+            .name("ow-checkpointer".into())
             .spawn(move || checkpointer(checkpoints, flag))
             .map_err(|source| StoreError::DataDir {
                 path: "checkpoint thread".into(),
@@ -264,7 +265,7 @@ impl SqliteStore {
             })?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
-            .name("openwaba-store-writer".into())
+            .name("ow-store-writer".into())
             .spawn(move || writer_loop(writer, rx, caught_up))
             .map_err(|source| StoreError::DataDir {
                 path: "writer thread".into(),
