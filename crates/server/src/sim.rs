@@ -308,7 +308,7 @@ pub async fn record_user_event(
             None => crate::webhooks::Prepared::none(),
         };
         let mut writes = std::mem::take(&mut prepared.writes);
-        writes.push(Write::User(event));
+        writes.push(Write::User(Box::new(event)));
         (prepared, st.store.commit(writes))
     };
     let ok = commit.await;

@@ -192,15 +192,15 @@ pub struct MediaRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
     Business(Business),
-    // Boxed: accounts are written rarely, and the largest variant sets the size of every
-    // `Write` a send pushes and moves (168 bytes unboxed).
+    // Boxed (with `User`): accounts and user events are written rarely, and the largest
+    // variant sets the size of every `Write` a send pushes and moves (168 bytes unboxed).
     Waba(Box<Waba>),
     PhoneNumber(Box<PhoneNumber>),
     App(Box<App>),
     Token(AccessToken),
     /// Shared with the server, which keeps the record for the receipts it owes.
     Message(std::sync::Arc<MessageRecord>),
-    User(UserEvent),
+    User(Box<UserEvent>),
     Template(Box<TemplateRecord>),
     DeleteTemplate {
         id: String,
@@ -263,4 +263,34 @@ impl Write {
 pub enum EngineInput {
     Message(Box<MessageRecord>),
     User(UserEvent),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A send pushes and moves several `Write`s, each the size of the largest variant: the
+    /// rarely written accounts are boxed so that they do not set it (168 bytes unboxed).
+    #[test]
+    fn a_write_stays_small() {
+        let size = std::mem::size_of::<Write>();
+        assert!(size <= 96, "Write is {size} bytes");
+    }
+
+    /// The short text of a send's records lives inline: the words and ids a send writes are
+    /// no allocation at all (the point of `ShortText`).
+    #[test]
+    fn a_sends_short_text_is_inline() {
+        for s in [
+            "300000000000001",
+            "15550001111",
+            "5511987650001",
+            "delivered",
+            "free_customer_service",
+            "BUSINESS_INITIATED",
+            "Rest of Western Europe",
+        ] {
+            assert!(!ShortText::new(s).is_heap_allocated(), "{s}");
+        }
+    }
 }

@@ -1038,13 +1038,13 @@ mod tests {
             s.commit(vec![Write::Message(std::sync::Arc::new(msg(1, "m1", 10)))])
                 .await
                 .unwrap();
-            s.commit(vec![Write::User(UserEvent {
+            s.commit(vec![Write::User(Box::new(UserEvent {
                 waba_id: "1".into(),
                 business: Some("15550001111".into()),
                 wa_id: "5511987650001".into(),
                 kind: "opt_in".into(),
                 at: 5,
-            })])
+            }))])
             .await
             .unwrap();
             s.commit(vec![Write::Message(std::sync::Arc::new(msg(2, "m2", 20)))])
