@@ -261,35 +261,37 @@ async fn dispatch(
     }
     // Boxed: every other call's future would otherwise set the size of a send's (the largest
     // was ~2.8 KB), which axum boxes and moves on every request.
+    let object = GraphObject {
+        business: &business,
+        id,
+        edge: &segs[1..],
+    };
     Box::pin(dispatch_object(
         st,
-        method,
-        uri,
-        headers,
-        query,
+        (method, uri, headers, query),
         body,
-        &business,
-        id,
-        &segs[1..],
+        object,
     ))
     .await
 }
 
-/// Every Graph call but a send: the object `id` and the edge after it (`rest`).
-#[allow(clippy::too_many_arguments)]
+/// The object a Graph call names, as the caller's business may see it: `/{id}/{edge…}`.
+struct GraphObject<'a> {
+    business: &'a str,
+    id: &'a str,
+    edge: &'a [&'a str],
+}
+
+/// Every Graph call but a send.
 async fn dispatch_object(
     st: &Arc<AppState>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
+    (method, uri, headers, query): (&Method, &Uri, &HeaderMap, &HashMap<String, String>),
     body: Bytes,
-    business: &str,
-    id: &str,
-    rest: &[&str],
+    object: GraphObject<'_>,
 ) -> Result<Reply, GraphError> {
+    let GraphObject { business, id, edge } = object;
     let verb = method.as_str().to_ascii_lowercase();
-    let value = match (method.clone(), rest) {
+    let value = match (method.clone(), edge) {
         (Method::GET, ["phone_numbers"]) => list_phone_numbers(st, business, id, query),
         (Method::POST, ["register"]) => match visible_number(st, business, id) {
             Some(p) => accounts::register(st, p, &body).await,
