@@ -563,14 +563,23 @@ fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebhookRecord> {
 }
 
 /// A text column as a record's [`ShortText`] (rusqlite reads `String`s; the orphan rule
-/// keeps `FromSql` off a foreign type).
+/// keeps `FromSql` off a foreign type). A value that is not text gets the error `String`
+/// would have (its column named), by reading it again as one.
 fn short(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<ShortText> {
-    Ok(ShortText::new(r.get_ref(i)?.as_str()?))
+    match r.get_ref(i)?.as_str() {
+        Ok(s) => Ok(ShortText::new(s)),
+        Err(_) => r.get::<_, String>(i).map(ShortText::from),
+    }
 }
 
-/// A nullable text column as a record's [`ShortText`].
+/// A nullable text column as a record's [`ShortText`], as [`short`] does.
 fn short_opt(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<ShortText>> {
-    Ok(r.get_ref(i)?.as_str_or_null()?.map(ShortText::new))
+    match r.get_ref(i)?.as_str_or_null() {
+        Ok(s) => Ok(s.map(ShortText::new)),
+        Err(_) => r
+            .get::<_, Option<String>>(i)
+            .map(|s| s.map(ShortText::from)),
+    }
 }
 
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
@@ -1016,6 +1025,33 @@ mod tests {
             created_at: at,
             receipt: None,
         }
+    }
+
+    /// A stored value of the wrong type is an error naming its column, as it was when these
+    /// fields were read as `String`: not a panic, and not a silently empty field.
+    #[tokio::test]
+    async fn a_short_text_column_that_is_not_text_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.commit(vec![Write::Message(std::sync::Arc::new(msg(1, "m1", 10)))])
+            .await
+            .unwrap();
+        let raw = rusqlite::Connection::open(dir.path().join("openwaba.db")).unwrap();
+        raw.execute(
+            "UPDATE messages SET waba_id = x'00ff', charge = x'01' WHERE seq = 1",
+            [],
+        )
+        .unwrap();
+        let e = s.message(1, "m1").unwrap_err().to_string();
+        assert!(e.contains("waba_id"), "{e}");
+        raw.execute("UPDATE messages SET waba_id = '1' WHERE seq = 1", [])
+            .unwrap();
+        let e = s.message(1, "m1").unwrap_err().to_string();
+        assert!(e.contains("charge"), "{e}");
+        raw.execute("UPDATE messages SET charge = NULL WHERE seq = 1", [])
+            .unwrap();
+        let m = s.message(1, "m1").unwrap().unwrap();
+        assert_eq!((m.waba_id.as_str(), m.charge), ("1", None));
     }
 
     #[tokio::test]
