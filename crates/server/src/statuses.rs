@@ -11,8 +11,9 @@ use crate::scheduler::Task;
 use crate::sim::Receipts;
 use crate::webhooks::payload::{self, StatusKind};
 use crate::webhooks::Prepared;
-use openwaba_engine::Instant;
+use openwaba_engine::{Engine, Instant};
 use openwaba_store::{MessageRecord, Write};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A receipt the simulated phone owes.
@@ -122,17 +123,35 @@ pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> 
 
 /// Reports many due receipts in one transaction (the scheduler's batch): one commit and one
 /// wake-up of the store's writer instead of one per receipt.
+///
+/// The locks a receipt is decided under are taken once per run of up to [`LOCKED_RUN`]
+/// receipts of one WABA, not once per receipt. Measured (BENCHMARKS.md, perf with call
+/// stacks): taken per receipt, the engine's lock was contended by the sends on the other
+/// worker, and `lock_contended` was the receipts' largest cost after the state map.
 pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
     let now = st.clock.now();
     let mut all = crate::webhooks::Prepared::none();
     // A receipt writes its state and, for the first, a count: sized once, not grown.
     all.writes.reserve(2 * due.len());
-    for r in &due {
-        st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
-        if let Some(mut p) = prepare_report(st, &r.message, r.kind, now) {
-            all.writes.append(&mut p.writes);
-            all.absorb(p);
-        }
+    let mut rest = due.as_slice();
+    while let Some(first) = rest.first() {
+        let waba = first.message.waba_id.as_str();
+        let run = rest
+            .iter()
+            .take(LOCKED_RUN)
+            .take_while(|r| r.message.waba_id == waba)
+            .count();
+        let (this, next) = rest.split_at(run);
+        rest = next;
+        with_locks(st, waba, |engine, states| {
+            for r in this {
+                st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
+                if let Some(mut p) = prepare_locked(st, engine, states, &r.message, r.kind, now) {
+                    all.writes.append(&mut p.writes);
+                    all.absorb(p);
+                }
+            }
+        });
     }
     if all.writes.is_empty() {
         return;
@@ -142,31 +161,53 @@ pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
     all.committed(st, ok);
 }
 
-/// The writes of a receipt (status webhook, receipt state, messaging count), decided under
-/// the WABA's lock like the send that made the message (one order per user); `None` when it
-/// is not news.
+/// The most receipts decided under one taking of the engine's lock: a send to the same WABA
+/// waits for at most this many (~1 µs each).
+const LOCKED_RUN: usize = 32;
+
+/// Runs `f` under what a receipt is decided under: its WABA's engine, locked like the send
+/// that made the message (one order per user), and the receipt states. `None` if the WABA
+/// is unknown or a lock is poisoned.
+fn with_locks<T>(
+    st: &AppState,
+    waba_id: &str,
+    f: impl FnOnce(&Engine, &mut FxHashMap<i64, StatusKind>) -> T,
+) -> Option<T> {
+    let engine = st.engines.read().ok()?.get(waba_id).cloned()?;
+    let engine = engine.lock().ok()?;
+    let mut states = st.sim.receipt_state.lock().ok()?;
+    Some(f(&engine, &mut states))
+}
+
+/// One receipt's writes (status webhook, receipt state, messaging count), under their own
+/// taking of the locks; `None` when it is not news.
 fn prepare_report(
     st: &AppState,
     m: &MessageRecord,
     kind: StatusKind,
     now: Instant,
 ) -> Option<crate::webhooks::Prepared> {
-    let engine = st
-        .engines
-        .read()
-        .ok()
-        .and_then(|e| e.get(m.waba_id.as_str()).cloned())?;
-    let guard = engine.lock().ok()?;
-    let mut receipts = st.sim.receipt_state.lock().ok()?;
-    let current = receipts
-        .get(&m.seq)
-        .copied()
-        .or(match m.receipt.as_deref() {
-            Some("sent") => Some(StatusKind::Sent),
-            Some("delivered") => Some(StatusKind::Delivered),
-            Some("read") => Some(StatusKind::Read),
-            _ => None,
-        })?;
+    with_locks(st, &m.waba_id, |engine, states| {
+        prepare_locked(st, engine, states, m, kind, now)
+    })
+    .flatten()
+}
+
+/// [`prepare_report`] with the locks held by the caller.
+fn prepare_locked(
+    st: &AppState,
+    engine: &Engine,
+    states: &mut FxHashMap<i64, StatusKind>,
+    m: &MessageRecord,
+    kind: StatusKind,
+    now: Instant,
+) -> Option<crate::webhooks::Prepared> {
+    let current = states.get(&m.seq).copied().or(match m.receipt.as_deref() {
+        Some("sent") => Some(StatusKind::Sent),
+        Some("delivered") => Some(StatusKind::Delivered),
+        Some("read") => Some(StatusKind::Read),
+        _ => None,
+    })?;
     if kind <= current || kind == StatusKind::Failed {
         return None;
     }
@@ -176,11 +217,10 @@ fn prepare_report(
     let last =
         kind == StatusKind::Read || !matches!(st.sim.receipts(&m.wa_id), Receipts::Auto { .. });
     if last {
-        receipts.remove(&m.seq);
+        states.remove(&m.seq);
     } else {
-        receipts.insert(m.seq, kind);
+        states.insert(m.seq, kind);
     }
-    drop(receipts);
     let mut prepared = prepare(st, m, kind, with_pricing, now);
     prepared.writes.push(Write::Receipt {
         seq: m.seq,
@@ -189,7 +229,7 @@ fn prepare_report(
     // The first receipt after `sent` (delivered, or read straight away) counts the message
     // as delivered in the messaging analytics.
     if with_pricing {
-        let count = crate::ledger::message_count(guard.zone(), m, 0, 1);
+        let count = crate::ledger::message_count(engine.zone(), m, 0, 1);
         prepared.writes.push(Write::MessageCount(Box::new(count)));
     }
     Some(prepared)

@@ -151,3 +151,63 @@ async fn template_review_completes_after_the_configured_delay() {
     let (s, b) = app.post(&format!("/v23.0/{PHONE}/messages"), send).await;
     assert_eq!(s, 200, "{b}");
 }
+
+/// Receipts that fall due together are decided in runs under one taking of their WABA's
+/// locks (`statuses::report_all`): a burst longer than one run must still bring every
+/// message its delivered and read receipts, each exactly once, and count each delivery once.
+#[tokio::test]
+async fn a_burst_of_receipts_longer_than_one_locked_run_all_land() {
+    let app = frozen_app("2025-08-01T12:00:00Z", "").await;
+    let users: Vec<String> = (0..70).map(|i| format!("55119876{i:05}")).collect();
+    let mut wamids = Vec::new();
+    for u in &users {
+        let behaviour = json!({"receipts": "auto", "delivered_after": "1s", "read_after": "1s"});
+        let (s, v) = app.admin(&format!("/_sim/users/{u}"), behaviour).await;
+        assert_eq!(s, 200, "{v}");
+        app.user_writes(u).await;
+        let (s, v) = app
+            .post(&format!("/v23.0/{PHONE}/messages"), text(u, "On its way"))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        wamids.push(v["messages"][0]["id"].as_str().unwrap().to_owned());
+    }
+    // Every send shares one instant, so all 70 receipts of each kind fall due in the same
+    // millisecond. Moving the clock runs due tasks one by one; letting it run on leaves them
+    // to the scheduler's loop, which reports them in one batch.
+    let (s, v) = app.admin("/_admin/clock", json!({"freeze": false})).await;
+    assert_eq!(s, 200, "{v}");
+    let mut receipts = Vec::new();
+    for _ in 0..400 {
+        receipts.clear();
+        for id in &wamids {
+            let (s, v) = app.get(&format!("/_openwaba/v1/messages/{id}")).await;
+            assert_eq!(s, 200, "{v}");
+            receipts.push(v["receipt"].as_str().unwrap_or_default().to_owned());
+        }
+        if receipts.iter().all(|r| r == "read") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(receipts.iter().all(|r| r == "read"), "{receipts:?}");
+    let (s, v) = app
+        .get(&format!(
+            "/v23.0/{WABA}?fields=analytics.start(1754006400).end(1754092800).granularity(DAY)"
+        ))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let points = &v["analytics"]["data_points"];
+    let sent: u64 = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sent"].as_u64().unwrap())
+        .sum();
+    let delivered: u64 = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["delivered"].as_u64().unwrap())
+        .sum();
+    assert_eq!((sent, delivered), (70, 70), "{v}");
+}
