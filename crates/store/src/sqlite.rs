@@ -207,7 +207,10 @@ struct Job {
 }
 
 pub struct SqliteStore {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    /// The writer's queue. `Sender` is `Sync` (since Rust 1.72), so tasks send without a
+    /// lock of ours: the `Mutex` that was here cost a lock and an unlock per commit, and the
+    /// two tokio workers could wait on each other for it.
+    jobs: mpsc::Sender<Job>,
     reader: Mutex<Connection>,
 }
 
@@ -272,7 +275,7 @@ impl SqliteStore {
                 source,
             })?;
         Ok(SqliteStore {
-            jobs: Mutex::new(tx),
+            jobs: tx,
             reader: Mutex::new(reader),
         })
     }
@@ -320,6 +323,7 @@ const WAL_RESET_INTERVAL: std::time::Duration = std::time::Duration::from_millis
 /// commit then reuses the file. Right after a round that is a few dozen pages.
 fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<AtomicBool>) {
     let mut last_reset = std::time::Instant::now();
+    let skip_writes = SkipWrites::from_env();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         let mut n = batch[0].writes.len();
@@ -332,7 +336,11 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
                 Err(_) => break,
             }
         }
-        let result = apply(&mut c, &batch);
+        let result = if skip_writes.is_on() {
+            Ok(())
+        } else {
+            apply(&mut c, &batch)
+        };
         match result {
             Ok(()) => {
                 for j in batch {
@@ -354,6 +362,33 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
             let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             last_reset = std::time::Instant::now();
         }
+    }
+}
+
+/// The benchmark's switch that turns the store off (feature `bench-skip-writes`; see
+/// bench/serve_store_share.sh): on while the file named by `OPENWABA_BENCH_SKIP_WRITES_FLAG`
+/// exists. Without the feature it is never on and costs nothing.
+struct SkipWrites {
+    #[cfg(feature = "bench-skip-writes")]
+    flag: Option<std::path::PathBuf>,
+}
+
+impl SkipWrites {
+    fn from_env() -> SkipWrites {
+        SkipWrites {
+            #[cfg(feature = "bench-skip-writes")]
+            flag: std::env::var_os("OPENWABA_BENCH_SKIP_WRITES_FLAG").map(Into::into),
+        }
+    }
+
+    #[cfg(feature = "bench-skip-writes")]
+    fn is_on(&self) -> bool {
+        self.flag.as_deref().is_some_and(Path::exists)
+    }
+
+    #[cfg(not(feature = "bench-skip-writes"))]
+    fn is_on(&self) -> bool {
+        false
     }
 }
 
@@ -613,12 +648,8 @@ impl Store for SqliteStore {
         let (done, wait) = oneshot::channel();
         let sent = self
             .jobs
-            .lock()
-            .map_err(|_| StoreError::WriterGone)
-            .and_then(|tx| {
-                tx.send(Job { writes, done })
-                    .map_err(|_| StoreError::WriterGone)
-            });
+            .send(Job { writes, done })
+            .map_err(|_| StoreError::WriterGone);
         Box::pin(async move {
             sent?;
             let (result, writes) = wait.await.map_err(|_| StoreError::WriterGone)?;
