@@ -26,16 +26,28 @@ impl Bucket {
             Err(((1.0 - self.tokens) / rate_per_s).ceil().max(1.0) as u64)
         }
     }
+
+    /// Whether the bucket has refilled by `now`: it then limits nothing that a fresh one
+    /// would not, so it can be forgotten.
+    fn is_full_at(&self, now: Instant, rate_per_s: f64, capacity: f64) -> bool {
+        let elapsed = (now.millis() - self.at_ms).max(0) as f64 / 1000.0;
+        self.tokens + elapsed * rate_per_s >= capacity
+    }
 }
 
 pub const PAIR_INTERVAL_S: f64 = 6.0;
 pub const PAIR_BURST: f64 = 45.0;
+
+/// The fewest pairs at which forgotten pairs are swept out (see [`Limits::sweep_pairs`]).
+const PAIR_SWEEP_MIN: usize = 4096;
 
 #[derive(Default)]
 pub struct Limits {
     numbers: FxHashMap<String, Bucket>,
     /// Keyed by (business number, user) as numbers: no allocation per message.
     pairs: FxHashMap<(u64, u64), Bucket>,
+    /// The number of pairs at which the next sweep runs.
+    next_sweep: usize,
 }
 
 pub enum Limited {
@@ -70,6 +82,9 @@ impl Limits {
             });
         pb.take(now, 1.0 / PAIR_INTERVAL_S, PAIR_BURST)
             .map_err(|retry_after| Limited::Pair { retry_after })?;
+        if self.pairs.len() >= self.next_sweep.max(PAIR_SWEEP_MIN) {
+            self.sweep_pairs(now);
+        }
         // Only a message that passes both limits uses a throughput token.
         match self.numbers.get_mut(number) {
             Some(nb) => *nb = probe,
@@ -79,11 +94,48 @@ impl Limits {
         }
         Ok(())
     }
+
+    /// Forgets the pairs whose buckets have refilled: a pair is kept for every user a number
+    /// ever wrote to otherwise, which under real traffic grows without end. A full bucket
+    /// (270 s after its last message at most) is what a new pair starts with, so forgetting
+    /// it changes no answer. The next sweep waits until the map has doubled from what this
+    /// one kept, so sweeping costs O(1) per message over time.
+    fn sweep_pairs(&mut self, now: Instant) {
+        self.pairs
+            .retain(|_, b| !b.is_full_at(now, 1.0 / PAIR_INTERVAL_S, PAIR_BURST));
+        self.next_sweep = 2 * self.pairs.len();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_that_have_refilled_are_forgotten_and_the_others_still_limit() {
+        let mut l = Limits::default();
+        let t = Instant::from_millis(1_000_000);
+        let b = WaId::parse("15550001111").unwrap();
+        let u = |i: u64| (b, WaId::parse(&(5511900000000 + i).to_string()).unwrap());
+        // One message to each of many users: one short of a sweep.
+        for i in 1..PAIR_SWEEP_MIN as u64 {
+            assert!(l.admit(t, "n", u(i), 1_000_000).is_ok());
+        }
+        assert_eq!(l.pairs.len(), PAIR_SWEEP_MIN - 1);
+        // 280 s later they have all refilled (270 s from one message to full). User 0's
+        // first message makes the sweep's count: it forgets them and keeps user 0.
+        let later = Instant::from_millis(1_000_000 + 280_000);
+        assert!(l.admit(later, "n", u(0), 1_000_000).is_ok());
+        assert_eq!(l.pairs.len(), 1);
+        // User 0's burst still counts from its first message: 45, then limited.
+        for _ in 1..45 {
+            assert!(l.admit(later, "n", u(0), 1_000_000).is_ok());
+        }
+        assert!(matches!(
+            l.admit(later, "n", u(0), 1_000_000),
+            Err(Limited::Pair { retry_after: 6 })
+        ));
+    }
 
     #[test]
     fn throughput_and_pair_limits() {
