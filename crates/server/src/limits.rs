@@ -111,12 +111,18 @@ impl Limits {
 mod tests {
     use super::*;
 
+    /// The pair of the business number and the `i`th user.
+    fn u(i: u64) -> (WaId, WaId) {
+        (
+            WaId::parse("15550001111").unwrap(),
+            WaId::parse(&(5511900000000 + i).to_string()).unwrap(),
+        )
+    }
+
     #[test]
     fn pairs_that_have_refilled_are_forgotten_and_the_others_still_limit() {
         let mut l = Limits::default();
         let t = Instant::from_millis(1_000_000);
-        let b = WaId::parse("15550001111").unwrap();
-        let u = |i: u64| (b, WaId::parse(&(5511900000000 + i).to_string()).unwrap());
         // One message to each of many users: one short of a sweep.
         for i in 1..PAIR_SWEEP_MIN as u64 {
             assert!(l.admit(t, "n", u(i), 1_000_000).is_ok());
@@ -141,8 +147,6 @@ mod tests {
     fn throughput_and_pair_limits() {
         let mut l = Limits::default();
         let t = Instant::from_millis(1_000_000);
-        let b = WaId::parse("15550001111").unwrap();
-        let u = |i: u64| (b, WaId::parse(&(5511900000000 + i).to_string()).unwrap());
         for i in 0..10 {
             assert!(l.admit(t, "n", u(i), 10).is_ok());
         }

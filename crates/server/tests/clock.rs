@@ -196,18 +196,7 @@ async fn a_burst_of_receipts_longer_than_one_locked_run_all_land() {
         ))
         .await;
     assert_eq!(s, 200, "{v}");
-    let points = &v["analytics"]["data_points"];
-    let sent: u64 = points
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["sent"].as_u64().unwrap())
-        .sum();
-    let delivered: u64 = points
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["delivered"].as_u64().unwrap())
-        .sum();
-    assert_eq!((sent, delivered), (70, 70), "{v}");
+    let points = v["analytics"]["data_points"].as_array().unwrap();
+    let total = |field: &str| -> u64 { points.iter().map(|p| p[field].as_u64().unwrap()).sum() };
+    assert_eq!((total("sent"), total("delivered")), (70, 70), "{v}");
 }
