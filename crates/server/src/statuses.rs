@@ -125,9 +125,9 @@ pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> 
 /// wake-up of the store's writer instead of one per receipt.
 ///
 /// The locks a receipt is decided under are taken once per run of up to [`LOCKED_RUN`]
-/// receipts of one WABA, not once per receipt. Measured (BENCHMARKS.md, perf with call
-/// stacks): taken per receipt, the engine's lock was contended by the sends on the other
-/// worker, and `lock_contended` was the receipts' largest cost after the state map.
+/// receipts of one WABA, not once per receipt: taken per receipt, the engine's lock, which
+/// every send also takes, showed as contended (`lock_contended` under `prepare_report` in
+/// `perf record --call-graph dwarf`; BENCHMARKS.md).
 pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
     let now = st.clock.now();
     let mut all = crate::webhooks::Prepared::none();
@@ -143,9 +143,11 @@ pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
             .count();
         let (this, next) = rest.split_at(run);
         rest = next;
+        for r in this {
+            st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
+        }
         with_locks(st, waba, |engine, states| {
             for r in this {
-                st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
                 if let Some(mut p) = prepare_locked(st, engine, states, &r.message, r.kind, now) {
                     all.writes.append(&mut p.writes);
                     all.absorb(p);
@@ -162,7 +164,7 @@ pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
 }
 
 /// The most receipts decided under one taking of the engine's lock: a send to the same WABA
-/// waits for at most this many (~1 µs each).
+/// waits for at most this many (about a microsecond each under load).
 const LOCKED_RUN: usize = 32;
 
 /// Runs `f` under what a receipt is decided under: its WABA's engine, locked like the send
