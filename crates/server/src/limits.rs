@@ -99,11 +99,15 @@ impl Limits {
     /// ever wrote to otherwise, which under real traffic grows without end. A full bucket
     /// (270 s after its last message at most) is what a new pair starts with, so forgetting
     /// it changes no answer. The next sweep waits until the map has doubled from what this
-    /// one kept, so sweeping costs O(1) per message over time.
+    /// one kept, so sweeping (a pass over the map's capacity) costs O(1) per message over
+    /// time.
     fn sweep_pairs(&mut self, now: Instant) {
         self.pairs
             .retain(|_, b| !b.is_full_at(now, 1.0 / PAIR_INTERVAL_S, PAIR_BURST));
         self.next_sweep = 2 * self.pairs.len();
+        // After a spike, give the memory back: the map needs no more than it will hold
+        // before the next sweep.
+        self.pairs.shrink_to(self.next_sweep);
     }
 }
 
@@ -123,16 +127,29 @@ mod tests {
     fn pairs_that_have_refilled_are_forgotten_and_the_others_still_limit() {
         let mut l = Limits::default();
         let t = Instant::from_millis(1_000_000);
-        // One message to each of many users: one short of a sweep.
-        for i in 1..PAIR_SWEEP_MIN as u64 {
+        // User 99,999 uses up its burst; many users get one message each: one pair short
+        // of a sweep.
+        for _ in 0..45 {
+            assert!(l.admit(t, "n", u(99_999), 1_000_000).is_ok());
+        }
+        for i in 1..PAIR_SWEEP_MIN as u64 - 1 {
             assert!(l.admit(t, "n", u(i), 1_000_000).is_ok());
         }
         assert_eq!(l.pairs.len(), PAIR_SWEEP_MIN - 1);
-        // 280 s later they have all refilled (270 s from one message to full). User 0's
-        // first message makes the sweep's count: it forgets them and keeps user 0.
-        let later = Instant::from_millis(1_000_000 + 280_000);
+        // 100 s later the one-message pairs have refilled (44 + 100/6 tokens), user 99,999's
+        // has not (100/6). User 0's first message makes the sweep's count: it forgets the
+        // full ones and keeps the other two.
+        let later = Instant::from_millis(1_000_000 + 100_000);
         assert!(l.admit(later, "n", u(0), 1_000_000).is_ok());
-        assert_eq!(l.pairs.len(), 1);
+        assert_eq!(l.pairs.len(), 2);
+        // User 99,999 still has only what 100 s gave back: 16 messages, then limited.
+        for _ in 0..16 {
+            assert!(l.admit(later, "n", u(99_999), 1_000_000).is_ok());
+        }
+        assert!(matches!(
+            l.admit(later, "n", u(99_999), 1_000_000),
+            Err(Limited::Pair { .. })
+        ));
         // User 0's burst still counts from its first message: 45, then limited.
         for _ in 1..45 {
             assert!(l.admit(later, "n", u(0), 1_000_000).is_ok());

@@ -11,7 +11,7 @@ use crate::scheduler::Task;
 use crate::sim::Receipts;
 use crate::webhooks::payload::{self, StatusKind};
 use crate::webhooks::Prepared;
-use openwaba_engine::{Engine, Instant};
+use openwaba_engine::Instant;
 use openwaba_store::{MessageRecord, Write};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -112,9 +112,11 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
 /// transaction. A receipt that is not news (read already reported, delivered after read) is
 /// dropped. Returns whether it was reported.
 pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> bool {
-    let Some(mut prepared) = prepare_report(st, m, kind, st.clock.now()) else {
+    let mut prepared = Prepared::none();
+    prepare_run(st, &m.waba_id, [(m, kind)], st.clock.now(), &mut prepared);
+    if prepared.writes.is_empty() {
         return false;
-    };
+    }
     let writes = std::mem::take(&mut prepared.writes);
     let ok = st.store.commit(writes).await.is_ok();
     prepared.committed(st, ok);
@@ -130,7 +132,7 @@ pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> 
 /// `perf record --call-graph dwarf`; BENCHMARKS.md).
 pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
     let now = st.clock.now();
-    let mut all = crate::webhooks::Prepared::none();
+    let mut all = Prepared::none();
     // A receipt writes its state and, for the first, a count: sized once, not grown.
     all.writes.reserve(2 * due.len());
     let mut rest = due.as_slice();
@@ -146,14 +148,8 @@ pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
         for r in this {
             st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
         }
-        with_locks(st, waba, |engine, states| {
-            for r in this {
-                if let Some(mut p) = prepare_locked(st, engine, states, &r.message, r.kind, now) {
-                    all.writes.append(&mut p.writes);
-                    all.absorb(p);
-                }
-            }
-        });
+        let receipts = this.iter().map(|r| (&*r.message, r.kind));
+        prepare_run(st, waba, receipts, now, &mut all);
     }
     if all.writes.is_empty() {
         return;
@@ -164,46 +160,66 @@ pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
 }
 
 /// The most receipts decided under one taking of the engine's lock: a send to the same WABA
-/// waits for at most this many (about a microsecond each under load).
+/// waits for at most this many (about a microsecond each under load with no webhook app,
+/// more when their events are built).
 const LOCKED_RUN: usize = 32;
 
-/// Runs `f` under what a receipt is decided under: its WABA's engine, locked like the send
-/// that made the message (one order per user), and the receipt states. `None` if the WABA
-/// is unknown or a lock is poisoned.
-fn with_locks<T>(
+/// Adds to `out` the writes of `receipts`, all of the WABA `waba_id`: for each that is news,
+/// its status event, its receipt state and, for the first after `sent`, a messaging count.
+///
+/// All are decided under the WABA's engine lock, like the sends that made the messages (one
+/// order per user). Which are news is decided under the receipt states' lock too, which is
+/// then released: it is one lock for every WABA, and must not wait on the events' building.
+/// Nothing is added if the WABA is unknown or a lock is poisoned.
+fn prepare_run<'m>(
     st: &AppState,
     waba_id: &str,
-    f: impl FnOnce(&Engine, &mut FxHashMap<i64, StatusKind>) -> T,
-) -> Option<T> {
-    let engine = st.engines.read().ok()?.get(waba_id).cloned()?;
-    let engine = engine.lock().ok()?;
-    let mut states = st.sim.receipt_state.lock().ok()?;
-    Some(f(&engine, &mut states))
-}
-
-/// One receipt's writes (status webhook, receipt state, messaging count), under their own
-/// taking of the locks; `None` when it is not news.
-fn prepare_report(
-    st: &AppState,
-    m: &MessageRecord,
-    kind: StatusKind,
+    receipts: impl IntoIterator<Item = (&'m MessageRecord, StatusKind)>,
     now: Instant,
-) -> Option<crate::webhooks::Prepared> {
-    with_locks(st, &m.waba_id, |engine, states| {
-        prepare_locked(st, engine, states, m, kind, now)
-    })
-    .flatten()
+    out: &mut Prepared,
+) {
+    let Some(engine) = st.engines.read().ok().and_then(|e| e.get(waba_id).cloned()) else {
+        return;
+    };
+    let Ok(engine) = engine.lock() else {
+        return;
+    };
+    let news: Vec<(&MessageRecord, StatusKind, bool)> = {
+        let Ok(mut states) = st.sim.receipt_state.lock() else {
+            return;
+        };
+        receipts
+            .into_iter()
+            .filter_map(|(m, kind)| {
+                is_news(st, &mut states, m, kind).map(|with_pricing| (m, kind, with_pricing))
+            })
+            .collect()
+    };
+    for (m, kind, with_pricing) in news {
+        let mut prepared = prepare(st, m, kind, with_pricing, now);
+        prepared.writes.push(Write::Receipt {
+            seq: m.seq,
+            receipt: openwaba_store::ShortText::const_new(kind.as_str()),
+        });
+        // The first receipt after `sent` (delivered, or read straight away) counts the
+        // message as delivered in the messaging analytics.
+        if with_pricing {
+            let count = crate::ledger::message_count(engine.zone(), m, 0, 1);
+            prepared.writes.push(Write::MessageCount(Box::new(count)));
+        }
+        out.writes.append(&mut prepared.writes);
+        out.absorb(prepared);
+    }
 }
 
-/// [`prepare_report`] with the locks held by the caller.
-fn prepare_locked(
+/// Whether receipt `kind` of `m` is news, recording it in `states` if so; `Some(true)` when
+/// it is the first after `sent` (pricing rides on it).
+fn is_news(
     st: &AppState,
-    engine: &Engine,
     states: &mut FxHashMap<i64, StatusKind>,
     m: &MessageRecord,
     kind: StatusKind,
-    now: Instant,
-) -> Option<crate::webhooks::Prepared> {
+) -> Option<bool> {
     let current = states.get(&m.seq).copied().or(match m.receipt.as_deref() {
         Some("sent") => Some(StatusKind::Sent),
         Some("delivered") => Some(StatusKind::Delivered),
@@ -213,8 +229,6 @@ fn prepare_locked(
     if kind <= current || kind == StatusKind::Failed {
         return None;
     }
-    // Pricing rides on the first receipt after `sent`.
-    let with_pricing = current == StatusKind::Sent;
     // Nothing follows a read, nor a delivery when no read is coming.
     let last =
         kind == StatusKind::Read || !matches!(st.sim.receipts(&m.wa_id), Receipts::Auto { .. });
@@ -223,18 +237,7 @@ fn prepare_locked(
     } else {
         states.insert(m.seq, kind);
     }
-    let mut prepared = prepare(st, m, kind, with_pricing, now);
-    prepared.writes.push(Write::Receipt {
-        seq: m.seq,
-        receipt: openwaba_store::ShortText::const_new(kind.as_str()),
-    });
-    // The first receipt after `sent` (delivered, or read straight away) counts the message
-    // as delivered in the messaging analytics.
-    if with_pricing {
-        let count = crate::ledger::message_count(engine.zone(), m, 0, 1);
-        prepared.writes.push(Write::MessageCount(Box::new(count)));
-    }
-    Some(prepared)
+    Some(current == StatusKind::Sent)
 }
 
 /// The scheduler's call for an automatic receipt.

@@ -5,7 +5,8 @@
 
 mod common;
 use common::*;
-use serde_json::json;
+use reqwest::Method;
+use serde_json::{json, Value};
 
 fn order_template(name: &str) -> serde_json::Value {
     json!({
@@ -153,23 +154,38 @@ async fn template_review_completes_after_the_configured_delay() {
 }
 
 /// Receipts that fall due together are decided in runs under one taking of their WABA's
-/// locks (`statuses::report_all`): a burst longer than one run must still bring every
-/// message its delivered and read receipts, each exactly once, and count each delivery once.
+/// locks (`statuses::report_all`). A burst longer than one run, interleaving two WABAs in
+/// different time zones, must bring every message its delivered and read receipts, and
+/// count each delivery once, on the day its WABA's zone gives (the same day as the send):
+/// a run that spilled over into the other WABA would count it in the wrong zone.
 #[tokio::test]
 async fn a_burst_of_receipts_longer_than_one_locked_run_all_land() {
-    let app = frozen_app("2025-08-01T12:00:00Z", "").await;
-    let users: Vec<String> = (0..70).map(|i| format!("55119876{i:05}")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    seed_other_business(dir.path(), Some(OTHER_TOKEN)).await;
+    // 01:00 UTC: still the day before in São Paulo (WABA), already the day in UTC (OTHER_WABA).
+    let app = Options::default()
+        .top("clock = \"virtual\"\nclock_start = \"2025-08-01T01:00:00Z\"")
+        .spawn_in(dir)
+        .await;
+    let (s, v) = app.admin("/_admin/clock", json!({"freeze": true})).await;
+    assert_eq!(s, 200, "{v}");
+    let businesses = [(PHONE, TOKEN, WABA), (OTHER_PHONE, OTHER_TOKEN, OTHER_WABA)];
     let mut wamids = Vec::new();
-    for u in &users {
+    for i in 0..70 {
+        let (phone, token, _) = businesses[i % 2];
+        let user = format!("55119876{i:05}");
         let behaviour = json!({"receipts": "auto", "delivered_after": "1s", "read_after": "1s"});
-        let (s, v) = app.admin(&format!("/_sim/users/{u}"), behaviour).await;
+        let (s, v) = app.admin(&format!("/_sim/users/{user}"), behaviour).await;
         assert_eq!(s, 200, "{v}");
-        app.user_writes(u).await;
+        let inbound = format!("/_admin/phone_numbers/{phone}/inbound");
+        let (s, v) = app.admin(&inbound, json!({"from": user})).await;
+        assert_eq!(s, 200, "{v}");
+        let path = format!("/v23.0/{phone}/messages");
         let (s, v) = app
-            .post(&format!("/v23.0/{PHONE}/messages"), text(u, "On its way"))
+            .call(Method::POST, &path, token, Some(text(&user, "On its way")))
             .await;
         assert_eq!(s, 200, "{v}");
-        wamids.push(v["messages"][0]["id"].as_str().unwrap().to_owned());
+        wamids.push((token, v["messages"][0]["id"].as_str().unwrap().to_owned()));
     }
     // Every send shares one instant, so all 70 receipts of each kind fall due in the same
     // millisecond. Moving the clock runs due tasks one by one; letting it run on leaves them
@@ -179,8 +195,9 @@ async fn a_burst_of_receipts_longer_than_one_locked_run_all_land() {
     let mut receipts = Vec::new();
     for _ in 0..400 {
         receipts.clear();
-        for id in &wamids {
-            let (s, v) = app.get(&format!("/_openwaba/v1/messages/{id}")).await;
+        for (token, id) in &wamids {
+            let path = format!("/_openwaba/v1/messages/{id}");
+            let (s, v) = app.call(Method::GET, &path, token, None).await;
             assert_eq!(s, 200, "{v}");
             receipts.push(v["receipt"].as_str().unwrap_or_default().to_owned());
         }
@@ -190,13 +207,18 @@ async fn a_burst_of_receipts_longer_than_one_locked_run_all_land() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(receipts.iter().all(|r| r == "read"), "{receipts:?}");
-    let (s, v) = app
-        .get(&format!(
-            "/v23.0/{WABA}?fields=analytics.start(1754006400).end(1754092800).granularity(DAY)"
-        ))
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let points = v["analytics"]["data_points"].as_array().unwrap();
-    let total = |field: &str| -> u64 { points.iter().map(|p| p[field].as_u64().unwrap()).sum() };
-    assert_eq!((total("sent"), total("delivered")), (70, 70), "{v}");
+    for (_, token, waba) in businesses {
+        let path = format!(
+            "/v23.0/{waba}?fields=analytics.start(1753920000).end(1754179200).granularity(DAY)"
+        );
+        let (s, v) = app.call(Method::GET, &path, token, None).await;
+        assert_eq!(s, 200, "{v}");
+        let points = v["analytics"]["data_points"].as_array().unwrap();
+        let count = |p: &Value, field: &str| p[field].as_u64().unwrap();
+        let total = |field: &str| -> u64 { points.iter().map(|p| count(p, field)).sum() };
+        assert_eq!((total("sent"), total("delivered")), (35, 35), "{waba}: {v}");
+        for p in points {
+            assert_eq!(count(p, "sent"), count(p, "delivered"), "{waba}: {v}");
+        }
+    }
 }
