@@ -6,7 +6,8 @@
 # under the same load; ROUNDS times at each connection count of CONNS_LIST, alternated in
 # one run so that the box's drift falls on all three alike. The store-off figure is the
 # most this build's HTTP, parsing, rules and receipts path can give, whatever the store.
-# Never run such a build for real traffic. openwaba's rate is its *accepted* sends (from
+# The switch costs the store-on runs one stat(2) per commit, so their figure is, if anything,
+# slightly low. Never run such a build for real traffic. openwaba's rate is its *accepted* sends (from
 # /metrics), and a run whose answers were not all 200 is marked: a user written to more than
 # 45 times in a burst trips the pair limit (131056), whose cheap refusals wrk would count as
 # throughput. Hence 200k users by default: each gets ~11 messages a round of 3 counts and

@@ -114,6 +114,12 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
 pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> bool {
     let mut prepared = Prepared::none();
     prepare_run(st, &m.waba_id, [(m, kind)], st.clock.now(), &mut prepared);
+    commit(st, prepared).await
+}
+
+/// Commits prepared receipts in one transaction and releases their events; `false` if there
+/// was nothing to commit or the commit failed.
+async fn commit(st: &AppState, mut prepared: Prepared) -> bool {
     if prepared.writes.is_empty() {
         return false;
     }
@@ -128,8 +134,8 @@ pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> 
 ///
 /// The locks a receipt is decided under are taken once per run of up to [`LOCKED_RUN`]
 /// receipts of one WABA, not once per receipt: taken per receipt, the engine's lock, which
-/// every send also takes, showed as contended (`lock_contended` under `prepare_report` in
-/// `perf record --call-graph dwarf`; BENCHMARKS.md).
+/// every send also takes, showed as contended (`lock_contended` under the per-receipt
+/// function of then, `prepare_report`, in `perf record --call-graph dwarf`; BENCHMARKS.md).
 pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
     let now = st.clock.now();
     let mut all = Prepared::none();
@@ -151,12 +157,7 @@ pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
         let receipts = this.iter().map(|r| (&*r.message, r.kind));
         prepare_run(st, waba, receipts, now, &mut all);
     }
-    if all.writes.is_empty() {
-        return;
-    }
-    let writes = std::mem::take(&mut all.writes);
-    let ok = st.store.commit(writes).await.is_ok();
-    all.committed(st, ok);
+    commit(st, all).await;
 }
 
 /// The most receipts decided under one taking of the engine's lock: a send to the same WABA
