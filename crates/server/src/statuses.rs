@@ -198,8 +198,8 @@ fn prepare_run<'m>(
     };
     for (m, kind, with_pricing) in news {
         // Its status events first (none without a webhook app), then its own writes, all
-        // straight into `out`: pushed onto the event's empty list, the receipt cost an
-        // allocation and a free each (measured, BENCHMARKS.md, sixth session).
+        // straight into `out`. Pushed onto `prepare`'s list, which is empty without an app,
+        // each receipt allocated a list and freed it (measured, BENCHMARKS.md, sixth session).
         let mut prepared = prepare(st, m, kind, with_pricing, now);
         out.writes.append(&mut prepared.writes);
         out.absorb(prepared);

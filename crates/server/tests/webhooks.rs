@@ -412,6 +412,47 @@ async fn undelivered_events_survive_a_restart() {
     );
 }
 
+/// A receipt's status events are written with it, in the store's outbox: the delivered and
+/// read events of a message wait there while the app is down, and reach it after a restart.
+#[tokio::test]
+async fn receipt_status_events_are_durable_and_survive_a_restart() {
+    let mut r = receiver();
+    r.fail_first = AtomicUsize::new(usize::MAX);
+    let (url, rx) = spawn_receiver(r).await;
+    let mut app = spawn_app_with("clock = \"virtual\"", Some(&url)).await;
+    app.admin("/_sim/messages", json!({"from": USER, "text": "oi"}))
+        .await;
+    let (s, b) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            json!({"messaging_product": "whatsapp", "to": USER, "type": "text",
+              "text": {"body": "olá"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let id = b["messages"][0]["id"].as_str().unwrap().to_owned();
+    app.advance("3s").await;
+    // The inbound message, then sent, delivered and read, all in the outbox.
+    let mut pending = 0;
+    for _ in 0..150 {
+        let (_, list) = app.admin_get("/_admin/webhooks?state=pending").await;
+        pending = list["data"].as_array().map_or(0, Vec::len);
+        if pending == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(pending, 4);
+    app.restart().await;
+    rx.fail_first.store(0, Ordering::SeqCst);
+    app.advance("1h").await;
+    wait_for("the statuses after restart", || statuses(&rx).len() == 3).await;
+    let st = statuses(&rx);
+    let kinds: Vec<&str> = st.iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["sent", "delivered", "read"]);
+    assert!(st.iter().all(|s| s["id"] == id));
+}
+
 #[tokio::test]
 async fn template_review_and_marketing_stop_reach_the_app() {
     let (url, rx) = spawn_receiver(receiver()).await;
