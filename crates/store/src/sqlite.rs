@@ -413,10 +413,26 @@ fn apply(c: &mut Connection, jobs: &[Job]) -> Result<(), StoreError> {
 /// callgrind): the cache's lookup (hashing the SQL text) and its return (clearing every
 /// binding) cost ~10k instructions a message.
 #[derive(Default)]
-struct HotStatements<'c> {
-    message: Option<rusqlite::CachedStatement<'c>>,
-    ledger: Option<rusqlite::CachedStatement<'c>>,
+struct HotStatements<'c, 'w> {
+    message: Option<Hot<'c, &'w MessageRecord>>,
+    ledger: Option<Hot<'c, &'w LedgerEntry>>,
     receipt: Option<rusqlite::CachedStatement<'c>>,
+}
+
+/// A hot statement and the row its parameters hold.
+///
+/// Why: a statement keeps its bindings from one execution to the next (`sqlite3_reset` does
+/// not clear them), and consecutive rows of a transaction share most of their values (the
+/// WABA, the number, the category, the currency, ...). Binding a text copies it into
+/// SQLite's memory; measured (BENCHMARKS.md, seventh session), the binding of a message and
+/// its ledger entry was ~12k instructions a send. So a row binds only the values that
+/// differ from the row before it.
+struct Hot<'c, R> {
+    statement: rusqlite::CachedStatement<'c>,
+    /// The row whose values the parameters hold: `None` when they may hold anything (a
+    /// statement fresh from the cache, whose bindings the cache cleared, or a row whose
+    /// binding did not finish).
+    bound: Option<R>,
 }
 
 /// The statement in `slot`, prepared (from the connection's cache) on first use.
@@ -432,16 +448,176 @@ fn hot<'s, 'c>(
     Ok(slot.insert(statement))
 }
 
+/// [`hot`] for a statement that binds only what changed (see [`Hot`]).
+fn hot_row<'s, 'c, R>(
+    tx: &'c rusqlite::Transaction<'_>,
+    slot: &'s mut Option<Hot<'c, R>>,
+    sql: &str,
+) -> Result<&'s mut Hot<'c, R>, StoreError> {
+    let hot = match slot.take() {
+        Some(h) => h,
+        None => Hot {
+            statement: tx.prepare_cached(sql)?,
+            bound: None,
+        },
+    };
+    Ok(slot.insert(hot))
+}
+
+/// Binds `value` to parameter `i` (1-based) unless it holds `value` already: `bound` is the
+/// value of the row the parameters hold, if they hold one.
+fn bind<T: rusqlite::ToSql + PartialEq + Copy>(
+    statement: &mut rusqlite::Statement<'_>,
+    i: usize,
+    value: T,
+    bound: Option<T>,
+) -> rusqlite::Result<()> {
+    if bound == Some(value) {
+        return Ok(());
+    }
+    statement.raw_bind_parameter(i, value)
+}
+
+/// Inserts a message, binding only what differs from the row before (see [`Hot`]).
+fn insert_message<'w>(
+    hot: &mut Hot<'_, &'w MessageRecord>,
+    m: &'w MessageRecord,
+) -> Result<(), StoreError> {
+    // Cleared first: if a binding fails, the parameters hold neither row.
+    let b = hot.bound.take();
+    let st = &mut hot.statement;
+    bind(st, 1, m.seq, b.map(|b| b.seq))?;
+    bind(st, 2, m.id.as_str(), b.map(|b| b.id.as_str()))?;
+    bind(st, 3, m.waba_id.as_str(), b.map(|b| b.waba_id.as_str()))?;
+    bind(
+        st,
+        4,
+        m.phone_number_id.as_str(),
+        b.map(|b| b.phone_number_id.as_str()),
+    )?;
+    bind(st, 5, m.business.as_str(), b.map(|b| b.business.as_str()))?;
+    bind(st, 6, m.to.as_str(), b.map(|b| b.to.as_str()))?;
+    bind(st, 7, m.wa_id.as_str(), b.map(|b| b.wa_id.as_str()))?;
+    bind(st, 8, m.type_name.as_str(), b.map(|b| b.type_name.as_str()))?;
+    bind(
+        st,
+        9,
+        m.template_category.as_deref(),
+        b.map(|b| b.template_category.as_deref()),
+    )?;
+    bind(st, 10, m.content.as_str(), b.map(|b| b.content.as_str()))?;
+    bind(
+        st,
+        11,
+        m.biz_opaque_callback_data.as_deref(),
+        b.map(|b| b.biz_opaque_callback_data.as_deref()),
+    )?;
+    bind(
+        st,
+        12,
+        m.context_message_id.as_deref(),
+        b.map(|b| b.context_message_id.as_deref()),
+    )?;
+    bind(st, 13, m.status.as_str(), b.map(|b| b.status.as_str()))?;
+    bind(st, 14, m.error_code, b.map(|b| b.error_code))?;
+    bind(
+        st,
+        15,
+        m.conversation_id.as_deref(),
+        b.map(|b| b.conversation_id.as_deref()),
+    )?;
+    bind(
+        st,
+        16,
+        m.conversation_category.as_deref(),
+        b.map(|b| b.conversation_category.as_deref()),
+    )?;
+    bind(
+        st,
+        17,
+        m.conversation_expires_at,
+        b.map(|b| b.conversation_expires_at),
+    )?;
+    bind(
+        st,
+        18,
+        m.pricing.as_deref(),
+        b.map(|b| b.pricing.as_deref()),
+    )?;
+    bind(st, 19, m.charge.as_deref(), b.map(|b| b.charge.as_deref()))?;
+    bind(st, 20, m.created_at, b.map(|b| b.created_at))?;
+    bind(
+        st,
+        21,
+        m.receipt.as_deref(),
+        b.map(|b| b.receipt.as_deref()),
+    )?;
+    // The parameters now hold `m`, whether or not the insert succeeds.
+    hot.bound = Some(m);
+    hot.statement.raw_execute()?;
+    Ok(())
+}
+
+/// Inserts a ledger entry, binding only what differs from the entry before (see [`Hot`]).
+fn insert_ledger_entry<'w>(
+    hot: &mut Hot<'_, &'w LedgerEntry>,
+    e: &'w LedgerEntry,
+) -> Result<(), StoreError> {
+    let b = hot.bound.take();
+    let st = &mut hot.statement;
+    bind(st, 1, e.seq, b.map(|b| b.seq))?;
+    bind(st, 2, e.waba_id.as_str(), b.map(|b| b.waba_id.as_str()))?;
+    bind(
+        st,
+        3,
+        e.phone_number_id.as_str(),
+        b.map(|b| b.phone_number_id.as_str()),
+    )?;
+    bind(st, 4, e.business.as_str(), b.map(|b| b.business.as_str()))?;
+    bind(st, 5, e.wa_id.as_str(), b.map(|b| b.wa_id.as_str()))?;
+    bind(st, 6, e.market.as_str(), b.map(|b| b.market.as_str()))?;
+    bind(st, 7, e.country.as_str(), b.map(|b| b.country.as_str()))?;
+    bind(st, 8, e.category.as_str(), b.map(|b| b.category.as_str()))?;
+    bind(st, 9, e.model.as_str(), b.map(|b| b.model.as_str()))?;
+    bind(
+        st,
+        10,
+        e.pricing_type.as_str(),
+        b.map(|b| b.pricing_type.as_str()),
+    )?;
+    bind(
+        st,
+        11,
+        e.direction.as_str(),
+        b.map(|b| b.direction.as_str()),
+    )?;
+    bind(
+        st,
+        12,
+        e.conversation_id.as_deref(),
+        b.map(|b| b.conversation_id.as_deref()),
+    )?;
+    bind(st, 13, e.amount.as_deref(), b.map(|b| b.amount.as_deref()))?;
+    bind(st, 14, e.currency.as_str(), b.map(|b| b.currency.as_str()))?;
+    bind(st, 15, e.card.as_deref(), b.map(|b| b.card.as_deref()))?;
+    bind(st, 16, e.tier.as_deref(), b.map(|b| b.tier.as_deref()))?;
+    bind(st, 17, e.at, b.map(|b| b.at))?;
+    bind(st, 18, e.day, b.map(|b| b.day))?;
+    hot.bound = Some(e);
+    hot.statement.raw_execute()?;
+    Ok(())
+}
+
 fn write<'c, 'w>(
     tx: &'c rusqlite::Transaction<'_>,
-    hot_statements: &mut HotStatements<'c>,
+    hot_statements: &mut HotStatements<'c, 'w>,
     w: &'w Write,
     rollups: &mut Rollups<'w>,
 ) -> Result<(), StoreError> {
     match w {
         Write::Ledger(e) => {
-            hot(tx, &mut hot_statements.ledger, "INSERT INTO ledger (seq, waba_id, phone_number_id, business, wa_id, market, country, category, model, pricing_type, direction, conversation_id, amount, currency, card, tier, at, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?
-                .execute(params![e.seq, e.waba_id.as_str(), e.phone_number_id.as_str(), e.business.as_str(), e.wa_id.as_str(), e.market.as_str(), e.country.as_str(), e.category.as_str(), e.model.as_str(), e.pricing_type.as_str(), e.direction.as_str(), e.conversation_id.as_deref(), e.amount.as_deref(), e.currency.as_str(), e.card.as_deref(), e.tier.as_deref(), e.at, e.day])?;
+            let hot = hot_row(tx, &mut hot_statements.ledger, "INSERT INTO ledger (seq, waba_id, phone_number_id, business, wa_id, market, country, category, model, pricing_type, direction, conversation_id, amount, currency, card, tier, at, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)")?;
+            insert_ledger_entry(hot, e)?;
             rollups.ledger(e);
         }
         Write::MessageCount(m) => rollups.message(m),
@@ -480,8 +656,8 @@ fn write<'c, 'w>(
             .execute(params![t.token, t.business_id])?;
         }
         Write::Message(m) => {
-            hot(tx, &mut hot_statements.message, "INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?
-                .execute(params![m.seq, m.id, m.waba_id.as_str(), m.phone_number_id.as_str(), m.business.as_str(), m.to.as_str(), m.wa_id.as_str(), m.type_name.as_str(), m.template_category.as_deref(), m.content, m.biz_opaque_callback_data, m.context_message_id, m.status.as_str(), m.error_code, m.conversation_id.as_deref(), m.conversation_category.as_deref(), m.conversation_expires_at, m.pricing, m.charge.as_deref(), m.created_at, m.receipt.as_deref()])?;
+            let hot = hot_row(tx, &mut hot_statements.message, "INSERT INTO messages (seq, id, waba_id, phone_number_id, business, recipient, wa_id, type_name, template_category, content, biz_opaque_callback_data, context_message_id, status, error_code, conversation_id, conversation_category, conversation_expires_at, pricing, charge, created_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?;
+            insert_message(hot, m)?;
         }
         Write::Template(t) => {
             tx.prepare_cached(
@@ -1369,6 +1545,78 @@ mod tests {
             at,
             day: at.div_euclid(86_400_000),
         }
+    }
+
+    /// Rows of one transaction bind only what differs from the row before (`Hot`): every
+    /// column of every row still reads back as written, through values that repeat, change,
+    /// go from a value to NULL and back, and return to an earlier row's value.
+    #[tokio::test]
+    async fn consecutive_rows_of_one_commit_keep_every_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let full = |seq: i64, id: &str| MessageRecord {
+            template_category: Some("utility".into()),
+            biz_opaque_callback_data: Some("opaque".into()),
+            context_message_id: Some("wamid.ctx".into()),
+            error_code: Some(131047),
+            pricing: Some(r#"{"billable":true}"#.into()),
+            receipt: Some("sent".into()),
+            ..msg(seq, id, 1_000)
+        };
+        let sparse = |seq: i64, id: &str| MessageRecord {
+            waba_id: "9".into(),
+            phone_number_id: "8".into(),
+            business: "15550002222".into(),
+            to: "5511987650002".into(),
+            wa_id: "5511987650002".into(),
+            type_name: "template".into(),
+            content: r#"{"name":"t"}"#.into(),
+            status: "failed".into(),
+            conversation_id: None,
+            conversation_category: None,
+            conversation_expires_at: None,
+            charge: None,
+            ..msg(seq, id, 2_000)
+        };
+        let messages = vec![
+            full(1, "m1"),
+            sparse(2, "m2"),
+            full(3, "m3"),
+            full(4, "m4"),
+            MessageRecord {
+                wa_id: "5511987650009".into(),
+                ..full(5, "m5")
+            },
+            sparse(6, "m6"),
+        ];
+        let mut second = entry(2, 2_000, "8", "marketing", None);
+        second.waba_id = "w".into();
+        second.market = "India".into();
+        second.country = "IN".into();
+        second.conversation_id = None;
+        second.card = None;
+        second.tier = Some("1".into());
+        let entries = vec![
+            entry(1, 1_000, "2", "utility", Some("0.0080")),
+            second,
+            entry(3, 3_000, "2", "utility", Some("0.0080")),
+            entry(4, 3_000, "2", "utility", Some("0.0090")),
+        ];
+        let mut writes: Vec<Write> = messages
+            .iter()
+            .map(|m| Write::Message(std::sync::Arc::new(m.clone())))
+            .collect();
+        writes.extend(entries.iter().map(|e| Write::Ledger(Box::new(e.clone()))));
+        s.commit(writes).await.unwrap();
+        for m in &messages {
+            assert_eq!(
+                s.message(m.seq, &m.id).unwrap().as_ref(),
+                Some(m),
+                "message {}",
+                m.seq
+            );
+        }
+        assert_eq!(s.ledger("w", 0, 10_000, 0, 100).unwrap(), entries);
     }
 
     /// Rollups written by concurrent group commits equal a GROUP BY over the ledger rows.
