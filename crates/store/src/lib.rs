@@ -16,6 +16,7 @@
 
 pub mod ledger;
 pub mod records;
+pub mod row;
 pub mod sqlite;
 
 pub use ledger::*;
@@ -36,6 +37,10 @@ pub enum StoreError {
     },
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
+    #[error("refused: {0}")]
+    Duplicate(String),
+    #[error("not a valid write: {0}")]
+    Invalid(String),
     #[error("the store's writer has stopped")]
     WriterGone,
 }
