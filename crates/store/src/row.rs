@@ -123,8 +123,8 @@ impl<'b> Array<'b> {
     }
 }
 
-/// `s` as a JSON string: quoted, with `"`, `\` and control characters escaped (UTF-8 kept,
-/// as serde_json writes it). The common case, a short id or word with nothing to escape, is
+/// `s` as a JSON string: quoted, with `"`, `\` and control characters escaped (UTF-8 kept;
+/// as serde_json writes it but for backspace and form feed, written `\u0008` and `\u000c`). The common case, a short id or word with nothing to escape, is
 /// one scan of 8 bytes at a time and one copy.
 pub fn json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
@@ -426,6 +426,7 @@ mod tests {
             "twelve bytes\"and a quote past the first word",
             "0123456789abcdef\u{7f}\u{80}",
             "past the first word: \\ and \u{1f}",
+            "\u{7}\u{b}\u{e}",
         ] {
             let mut out = Vec::new();
             json_string(&mut out, s);

@@ -110,23 +110,24 @@ CREATE TABLE receipts (seq INTEGER PRIMARY KEY, receipt TEXT NOT NULL);
     // 9: a send is one row: its message and its ledger entry as JSON arrays (see `row`),
     // and receipts are one byte per message in rows of 1024 (see `ReceiptStates`). Measured
     // (BENCHMARKS.md, eighth session): the store writer's instructions per send fell from
-    // ~45k to ~NNk. The views keep the old columns for anyone reading the file with SQL.
+    // ~45k to ~32k. The views keep the old columns for anyone reading the file with SQL
+    // (with `json_extract`, which SQLite shells before 3.38 read too; `->>` is newer).
     r#"
-CREATE TABLE sends (seq INTEGER PRIMARY KEY, message TEXT, content TEXT, pricing TEXT,
-    ledger TEXT);
+CREATE TABLE sends (seq INTEGER PRIMARY KEY, message TEXT, ledger TEXT, pricing TEXT,
+    content TEXT);
 CREATE TABLE receipt_states (chunk INTEGER PRIMARY KEY, states BLOB NOT NULL);
-INSERT INTO sends (seq, message, content, pricing, ledger)
+INSERT INTO sends (seq, message, ledger, pricing, content)
 SELECT m.seq,
     json_array(m.id, m.waba_id, m.phone_number_id, m.business, m.recipient, m.wa_id,
         m.type_name, m.template_category, m.biz_opaque_callback_data,
         m.context_message_id, m.status, m.error_code, m.conversation_id,
         m.conversation_category, m.conversation_expires_at, m.charge, m.created_at,
         COALESCE(r.receipt, m.receipt)),
-    m.content,
-    m.pricing,
     CASE WHEN l.seq IS NULL THEN NULL ELSE json_array(l.waba_id, l.phone_number_id,
         l.business, l.wa_id, l.market, l.country, l.category, l.model, l.pricing_type,
-        l.direction, l.conversation_id, l.amount, l.currency, l.card, l.tier, l.at, l.day) END
+        l.direction, l.conversation_id, l.amount, l.currency, l.card, l.tier, l.at, l.day) END,
+    m.pricing,
+    m.content
 FROM messages m LEFT JOIN receipts r ON r.seq = m.seq LEFT JOIN ledger l ON l.seq = m.seq;
 INSERT INTO sends (seq, message, ledger)
 SELECT l.seq, NULL, json_array(l.waba_id, l.phone_number_id, l.business, l.wa_id, l.market,
@@ -136,24 +137,34 @@ FROM ledger l WHERE l.seq NOT IN (SELECT seq FROM messages);
 DROP TABLE receipts;
 DROP TABLE ledger;
 DROP TABLE messages;
-CREATE VIEW messages AS SELECT s.seq AS seq, s.message ->> 0 AS id, s.message ->> 1 AS waba_id,
-    s.message ->> 2 AS phone_number_id, s.message ->> 3 AS business,
-    s.message ->> 4 AS recipient, s.message ->> 5 AS wa_id, s.message ->> 6 AS type_name,
-    s.message ->> 7 AS template_category, s.content AS content,
-    s.message ->> 8 AS biz_opaque_callback_data, s.message ->> 9 AS context_message_id,
-    s.message ->> 10 AS status, s.message ->> 11 AS error_code,
-    s.message ->> 12 AS conversation_id, s.message ->> 13 AS conversation_category,
-    s.message ->> 14 AS conversation_expires_at, s.pricing AS pricing,
-    s.message ->> 15 AS charge, s.message ->> 16 AS created_at,
+CREATE VIEW messages AS SELECT s.seq AS seq, json_extract(s.message, '$[0]') AS id,
+    json_extract(s.message, '$[1]') AS waba_id, json_extract(s.message, '$[2]') AS phone_number_id,
+    json_extract(s.message, '$[3]') AS business, json_extract(s.message, '$[4]') AS recipient,
+    json_extract(s.message, '$[5]') AS wa_id, json_extract(s.message, '$[6]') AS type_name,
+    json_extract(s.message, '$[7]') AS template_category, s.content AS content,
+    json_extract(s.message, '$[8]') AS biz_opaque_callback_data,
+    json_extract(s.message, '$[9]') AS context_message_id,
+    json_extract(s.message, '$[10]') AS status,
+    CAST(json_extract(s.message, '$[11]') AS INTEGER) AS error_code,
+    json_extract(s.message, '$[12]') AS conversation_id,
+    json_extract(s.message, '$[13]') AS conversation_category,
+    CAST(json_extract(s.message, '$[14]') AS INTEGER) AS conversation_expires_at,
+    s.pricing AS pricing, json_extract(s.message, '$[15]') AS charge,
+    CAST(json_extract(s.message, '$[16]') AS INTEGER) AS created_at,
     COALESCE(CASE substr(r.states, (s.seq & 1023) + 1, 1) WHEN X'01' THEN 'sent'
-        WHEN X'02' THEN 'delivered' WHEN X'03' THEN 'read' END, s.message ->> 17) AS receipt
+        WHEN X'02' THEN 'delivered' WHEN X'03' THEN 'read' END,
+        json_extract(s.message, '$[17]')) AS receipt
 FROM sends s LEFT JOIN receipt_states r ON r.chunk = s.seq >> 10 WHERE s.message IS NOT NULL;
-CREATE VIEW ledger AS SELECT seq, ledger ->> 0 AS waba_id, ledger ->> 1 AS phone_number_id,
-    ledger ->> 2 AS business, ledger ->> 3 AS wa_id, ledger ->> 4 AS market,
-    ledger ->> 5 AS country, ledger ->> 6 AS category, ledger ->> 7 AS model,
-    ledger ->> 8 AS pricing_type, ledger ->> 9 AS direction, ledger ->> 10 AS conversation_id,
-    ledger ->> 11 AS amount, ledger ->> 12 AS currency, ledger ->> 13 AS card,
-    ledger ->> 14 AS tier, ledger ->> 15 AS at, ledger ->> 16 AS day
+CREATE VIEW ledger AS SELECT seq, json_extract(ledger, '$[0]') AS waba_id,
+    json_extract(ledger, '$[1]') AS phone_number_id, json_extract(ledger, '$[2]') AS business,
+    json_extract(ledger, '$[3]') AS wa_id, json_extract(ledger, '$[4]') AS market,
+    json_extract(ledger, '$[5]') AS country, json_extract(ledger, '$[6]') AS category,
+    json_extract(ledger, '$[7]') AS model, json_extract(ledger, '$[8]') AS pricing_type,
+    json_extract(ledger, '$[9]') AS direction, json_extract(ledger, '$[10]') AS conversation_id,
+    json_extract(ledger, '$[11]') AS amount, json_extract(ledger, '$[12]') AS currency,
+    json_extract(ledger, '$[13]') AS card, json_extract(ledger, '$[14]') AS tier,
+    CAST(json_extract(ledger, '$[15]') AS INTEGER) AS at,
+    CAST(json_extract(ledger, '$[16]') AS INTEGER) AS day
 FROM sends WHERE ledger IS NOT NULL;
 "#,
 ];
@@ -334,7 +345,12 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let c = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
-        f(&c)
+        // One snapshot per read: a read of several statements (the receipt chunks, then the
+        // messages) sees one state of the file, whatever the writer commits meanwhile.
+        let snapshot = c.unchecked_transaction()?;
+        let v = f(&snapshot)?;
+        snapshot.finish()?;
+        Ok(v)
     }
 }
 
@@ -510,17 +526,25 @@ impl<'c, 'w> HotStatements<'c, 'w> {
             crate::row::encode_ledger(&mut state.ledger, e);
             text(&state.ledger)
         });
+        // A row may hold a ledger entry already (written without its message, as migration
+        // 9 keeps such entries): the message fills it. A second message for one seq, or a
+        // second entry, is refused.
         let st = hot(
             tx,
             &mut self.send,
-            "INSERT INTO sends (seq, message, content, pricing, ledger) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO sends (seq, message, ledger, pricing, content) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq) DO UPDATE SET message = excluded.message, ledger = COALESCE(sends.ledger, excluded.ledger), pricing = excluded.pricing, content = excluded.content WHERE sends.message IS NULL AND (sends.ledger IS NULL OR excluded.ledger IS NULL)",
         )?;
         st.raw_bind_parameter(1, m.seq)?;
         st.raw_bind_parameter(2, text(&state.message))?;
-        st.raw_bind_parameter(3, m.content.as_str())?;
+        st.raw_bind_parameter(3, ledger)?;
         st.raw_bind_parameter(4, m.pricing.as_deref())?;
-        st.raw_bind_parameter(5, ledger)?;
-        st.raw_execute()?;
+        st.raw_bind_parameter(5, m.content.as_str())?;
+        if st.raw_execute()? == 0 {
+            return Err(StoreError::Duplicate(format!(
+                "message {} is stored already",
+                m.seq
+            )));
+        }
         Ok(())
     }
 
@@ -609,7 +633,10 @@ impl ReceiptStates {
             .ok_or_else(|| StoreError::Invalid(format!("unknown receipt state {receipt:?}")))?;
         let (chunk, at) = (seq.div_euclid(RECEIPT_CHUNK), seq.rem_euclid(RECEIPT_CHUNK));
         if !self.chunks.contains_key(&chunk) {
-            if self.chunks.len() >= RECEIPT_CHUNKS_CACHED {
+            // Unchanged chunks are dropped when the cache is full (changed ones are kept
+            // until the transaction ends, however many).
+            if self.chunks.len() >= RECEIPT_CHUNKS_CACHED && self.chunks.len() > self.changed.len()
+            {
                 let changed = &self.changed;
                 self.chunks.retain(|c, _| changed.contains(c));
             }
@@ -1135,13 +1162,12 @@ impl Store for SqliteStore {
 
     fn last_message_seq(&self) -> Result<i64, StoreError> {
         self.read(|c| {
-            Ok(
-                c.query_row(
-                    "SELECT COALESCE((SELECT seq FROM sends WHERE message IS NOT NULL ORDER BY seq DESC LIMIT 1), 0)",
-                    [],
-                    |r| r.get(0),
-                )?,
-            )
+            Ok(c.query_row(
+                // Over every row: a row holding only a ledger entry takes its seq too.
+                "SELECT COALESCE(MAX(seq), 0) FROM sends",
+                [],
+                |r| r.get(0),
+            )?)
         })
     }
 
@@ -1799,8 +1825,27 @@ mod tests {
         s.commit(vec![Write::Ledger(Box::new(later.clone()))])
             .await
             .unwrap();
-        assert_eq!(s.ledger("w", 0, 100, 0, 10).unwrap(), vec![e, later]);
+        assert_eq!(
+            s.ledger("w", 0, 100, 0, 10).unwrap(),
+            vec![e.clone(), later.clone()]
+        );
         assert_eq!(s.message(2, "m2").unwrap().unwrap(), msg(2, "m2", 20));
+        // An entry stored without its message (as migration 9 keeps such entries) takes its
+        // seq, which the message then fills; a second message for it is refused.
+        let alone = entry(3, 30, "2", "marketing", Some("0.0625"));
+        s.commit(vec![Write::Ledger(Box::new(alone.clone()))])
+            .await
+            .unwrap();
+        assert_eq!(s.last_message_seq().unwrap(), 3);
+        s.commit(vec![Write::Message(std::sync::Arc::new(msg(3, "m3", 30)))])
+            .await
+            .unwrap();
+        assert_eq!(s.message(3, "m3").unwrap().unwrap(), msg(3, "m3", 30));
+        assert_eq!(s.ledger("w", 0, 100, 0, 10).unwrap(), vec![e, later, alone]);
+        let dup = s
+            .commit(vec![Write::Message(std::sync::Arc::new(msg(3, "m3", 30)))])
+            .await;
+        assert!(matches!(dup, Err(StoreError::Duplicate(_))), "{dup:?}");
     }
 
     /// A receipt written in a transaction that fails leaves nothing: not in the file, and
@@ -1896,7 +1941,8 @@ VALUES (1, 'w', '2', '15550001111', '5511987650001', 'Brazil', 'BR', 'utility', 
         let mut e7 = entry(7, 30, "2", "utility", None);
         (e7.conversation_id, e7.card, e7.tier, e7.day) = (None, None, Some("1".into()), 0);
         assert_eq!(s.ledger("w", 0, 100, 0, 10).unwrap(), vec![e1, e7]);
-        assert_eq!(s.last_message_seq().unwrap(), 2);
+        // The entry without a message keeps seq 7: the next message is numbered after it.
+        assert_eq!(s.last_message_seq().unwrap(), 7);
         assert_eq!(s.engine_log().unwrap().len(), 2);
         assert!(s.awaiting_receipts().unwrap().is_empty());
     }
