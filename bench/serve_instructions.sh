@@ -47,7 +47,9 @@ callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null | awk -v n=$N '
     printf "%d sends, user-space instructions per send:\n", n
     per("all", "PROGRAM TOTALS")
     per("store writer thread", "sqlite.rs:std::sys::backtrace::__rust_begin_short_backtrace")
-    per("Graph API handler", "api.rs:(openwaba_server::api::dispatch::|<F as axum::handler::Handler)")
+    # Since the eighth session a send reaches the handler from the connection (http.rs), not
+    # through axum's router; the older patterns still find it in older binaries.
+    per("Graph API handler", "(api.rs:(openwaba_server::api::dispatch::|<F as axum::handler::Handler)|http.rs:openwaba_server::http::handle::)")
     per("  send body parsing", "send_body.rs:openwaba_server::send_body::parse_send_body")
     per("  engine, record, commit", "api.rs:openwaba_server::api::decide_and_record::")
     per("receipts (scheduler)", "scheduler.rs:openwaba_server::scheduler::flush_receipts::")

@@ -142,18 +142,36 @@ pub(crate) fn authenticate(
         .ok_or_else(GraphError::invalid_token)
 }
 
-/// Every Graph call. It takes the request whole: extracting `HeaderMap`, `Uri` and `Method`
-/// one by one clones them (the header map alone was two allocations a send, BENCHMARKS.md).
+/// Every Graph call that reaches the router (the router's fallback): all but sends, which
+/// the connection hands to [`graph_call`] itself (see `http`). It takes the request whole:
+/// extracting `HeaderMap`, `Uri` and `Method` one by one clones them (the header map alone
+/// was two allocations a send, BENCHMARKS.md).
 async fn graph(State(st): St, req: axum::extract::Request) -> Response {
     use axum::RequestExt as _;
-    st.metrics.requests.fetch_add(1, Relaxed);
     // The body, within the `DefaultBodyLimit` of the router (the limit the extractor applied).
     let (parts, body) = req.with_limited_body().into_parts();
-    let body = match axum::body::to_bytes(body, usize::MAX).await {
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|e| Box::new(e) as BodyError);
+    graph_call(&st, parts, body).await
+}
+
+/// Why a request's body could not be read.
+pub(crate) type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A Graph call whose body has been read, within [`crate::media::MAX_REQUEST_BYTES`].
+pub(crate) async fn graph_call(
+    st: &Arc<AppState>,
+    parts: axum::http::request::Parts,
+    body: Result<Bytes, BodyError>,
+) -> Response {
+    st.metrics.requests.fetch_add(1, Relaxed);
+    let body = match body {
         Ok(body) => body,
         Err(e) => {
             st.metrics.errors.fetch_add(1, Relaxed);
-            let too_large = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+            let e: &(dyn std::error::Error + 'static) = &*e;
+            let too_large = std::iter::successors(Some(e), |s| s.source())
                 .any(|s| s.is::<http_body_util::LengthLimitError>());
             return error_response(&if too_large {
                 GraphError::engine(
@@ -173,7 +191,7 @@ async fn graph(State(st): St, req: axum::extract::Request) -> Response {
     let started = std::time::Instant::now();
     let result = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
         Ok(Query(query)) => {
-            dispatch(&st, &parts.method, &parts.uri, &parts.headers, &query, body).await
+            dispatch(st, &parts.method, &parts.uri, &parts.headers, &query, body).await
         }
         Err(e) => Err(GraphError::invalid_parameter(format!(
             "The query string could not be read: {}.",

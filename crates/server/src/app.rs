@@ -514,7 +514,8 @@ pub struct Running {
     pub state: Arc<AppState>,
     pub credentials: Option<Credentials>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Ends once the server has stopped and its requests in flight have finished.
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -554,12 +555,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .set(public.trim_end_matches('/').to_owned());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state.clone());
+    let serving = state.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
+        crate::http::serve(listener, serving, app, async move {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok(Running {
         addr,

@@ -14,6 +14,7 @@ pub mod config;
 pub mod costs;
 pub mod field_expansion;
 pub mod graph_error;
+pub mod http;
 pub mod ids;
 pub mod json_path;
 pub mod ledger;
