@@ -189,7 +189,12 @@ pub(crate) async fn graph_call(
         }
     };
     let started = std::time::Instant::now();
-    let result = match Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
+    // Most calls (every send of most clients) have no query string: nothing to parse.
+    let query = match parts.uri.query() {
+        None => Ok(Query(HashMap::new())),
+        Some(_) => Query::<HashMap<String, String>>::try_from_uri(&parts.uri),
+    };
+    let result = match query {
         Ok(Query(query)) => {
             dispatch(st, &parts.method, &parts.uri, &parts.headers, &query, body).await
         }
@@ -230,29 +235,16 @@ pub(crate) enum Reply {
 fn send_reply(input: &str, wa_id: &str, id: &str, accepted: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + input.len() + wa_id.len() + id.len());
     out.extend_from_slice(br#"{"messaging_product":"whatsapp","contacts":[{"input":"#);
-    json_string(&mut out, input);
+    openwaba_store::row::json_string(&mut out, input);
     out.extend_from_slice(br#","wa_id":"#);
-    json_string(&mut out, wa_id);
+    openwaba_store::row::json_string(&mut out, wa_id);
     out.extend_from_slice(br#"}],"messages":[{"id":"#);
-    json_string(&mut out, id);
+    openwaba_store::row::json_string(&mut out, id);
     if accepted {
         out.extend_from_slice(br#","message_status":"accepted""#);
     }
     out.extend_from_slice(b"}]}");
     out
-}
-
-/// `s` as a JSON string, as serde_json writes it (UTF-8 kept; `"`, `\` and controls
-/// escaped).
-fn json_string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, s);
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -264,7 +256,9 @@ async fn dispatch(
     query: &HashMap<String, String>,
     body: Bytes,
 ) -> Result<Reply, GraphError> {
-    let mut segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    // On the stack: a Graph path has a version, an id and an edge or two.
+    let mut segs: smallvec::SmallVec<[&str; 6]> =
+        uri.path().split('/').filter(|s| !s.is_empty()).collect();
     if segs.first().is_some_and(|s| is_version(s)) {
         segs.remove(0);
     }
@@ -742,16 +736,7 @@ async fn decide_and_record(
             }
             SendStatus::Failed(f) => ("failed", Some(f.code())),
         };
-        // Keys in the order `json!` gave them (sorted); the values are fixed words.
-        let pricing = outcome.pricing.map(|p| {
-            format!(
-                r#"{{"billable":{},"category":"{}","pricing_model":"{}","type":"{}"}}"#,
-                p.billable,
-                p.category.as_str(),
-                p.model.as_str(),
-                p.kind.as_str()
-            )
-        });
+        let pricing = outcome.pricing.map(|p| pricing_json(&p));
         let seq = st.next_message_seq();
         let record = MessageRecord {
             seq: seq as i64,
@@ -797,13 +782,20 @@ async fn decide_and_record(
         writes.reserve(3);
         // The ledger entry, the messaging count and any budget alert, in the same
         // transaction as the message.
+        // The recipient's country, looked up once for the count and the entry.
+        let country = crate::ledger::country_text(msg.wa_id);
         if kind == StatusKind::Sent {
             let zone = engine.zone();
             writes.push(Write::MessageCount(Box::new(crate::ledger::message_count(
-                zone, &record, 1, 0,
+                zone,
+                &record,
+                country.clone(),
+                1,
+                0,
             ))));
         }
-        if let Some(entry) = crate::ledger::entry(&mut engine, &record, &outcome, outbound) {
+        if let Some(entry) = crate::ledger::entry(&mut engine, &record, country, &outcome, outbound)
+        {
             writes.push(Write::Ledger(Box::new(entry)));
         }
         let charge = crate::ledger::charge_of(&outcome);
@@ -864,6 +856,28 @@ async fn decide_and_record(
         &record.id,
         template_category.is_some(),
     )))
+}
+
+/// A message's pricing object as stored, keys in the order `json!` gave them (sorted). Its
+/// values are fixed words, so it is written piece by piece: `format!` was ~1k instructions a
+/// send (callgrind, BENCHMARKS.md, eighth session).
+fn pricing_json(p: &openwaba_engine::Pricing) -> String {
+    let parts: [&str; 9] = [
+        r#"{"billable":"#,
+        if p.billable { "true" } else { "false" },
+        r#","category":""#,
+        p.category.as_str(),
+        r#"","pricing_model":""#,
+        p.model.as_str(),
+        r#"","type":""#,
+        p.kind.as_str(),
+        r#""}"#,
+    ];
+    let mut out = String::with_capacity(parts.iter().map(|s| s.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// `POST /_admin/templates/{id}/status` `{"status": "PAUSED"}`: what Meta's quality system
@@ -1074,6 +1088,53 @@ mod tests {
         id: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
         message_status: Option<&'static str>,
+    }
+
+    /// The hand-written pricing object is what `json!` writes, for every word of every field.
+    #[test]
+    fn pricing_json_is_what_json_writes() {
+        use openwaba_engine::{Category, PricingModel, PricingType};
+        let categories = [
+            Category::Marketing,
+            Category::Utility,
+            Category::Authentication,
+            Category::AuthenticationInternational,
+            Category::Service,
+            Category::ReferralConversion,
+            Category::BusinessInitiated,
+            Category::UserInitiated,
+        ];
+        let types = [
+            PricingType::Regular,
+            PricingType::FreeCustomerService,
+            PricingType::FreeEntryPoint,
+            PricingType::FreeTier,
+        ];
+        for category in categories {
+            for model in [PricingModel::Cbp, PricingModel::Pmp] {
+                for kind in types {
+                    for billable in [true, false] {
+                        let p = openwaba_engine::Pricing {
+                            model,
+                            category,
+                            billable,
+                            kind,
+                            charge: None,
+                            card: None,
+                            tier: None,
+                        };
+                        let expected = json!({
+                            "billable": billable,
+                            "category": category.as_str(),
+                            "pricing_model": model.as_str(),
+                            "type": kind.as_str(),
+                        })
+                        .to_string();
+                        assert_eq!(pricing_json(&p), expected);
+                    }
+                }
+            }
+        }
     }
 
     /// The hand-written answer is byte for byte what serde_json writes for the same fields

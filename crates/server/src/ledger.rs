@@ -205,9 +205,12 @@ fn direction(outcome: &SendOutcome, outbound: Outbound) -> &'static str {
 }
 
 /// The ledger entry a send books, if any (see the module documentation).
+/// The ledger entry of a send (none for a failure, or a message that books nothing);
+/// `country` is the recipient's ([`country_text`]).
 pub fn entry(
     engine: &mut Engine,
     record: &MessageRecord,
+    country: ShortText,
     outcome: &SendOutcome,
     outbound: Outbound,
 ) -> Option<LedgerEntry> {
@@ -227,7 +230,6 @@ pub fn entry(
         PricingModel::Pmp => pricing.kind.as_str(),
     };
     let at = openwaba_engine::Instant::from_millis(record.created_at);
-    let user = openwaba_engine::WaId::parse(&record.wa_id).ok()?;
     let card = pricing
         .card
         .and_then(|id| engine.config().rates.get(id))
@@ -239,7 +241,7 @@ pub fn entry(
         business: record.business.clone(),
         wa_id: record.wa_id.clone(),
         market: ShortText::new(engine.markets().name(outcome.market)),
-        country: country_text(user),
+        country,
         category: ShortText::const_new(pricing.category.as_str()),
         model: ShortText::const_new(pricing.model.as_str()),
         pricing_type: ShortText::const_new(pricing_type),
@@ -255,22 +257,21 @@ pub fn entry(
 }
 
 /// A user's ISO 3166-1 country code, empty when the number's country is unknown.
-fn country_text(user: openwaba_engine::WaId) -> ShortText {
+pub fn country_text(user: openwaba_engine::WaId) -> ShortText {
     openwaba_engine::country::country_of(user)
         .map(|c| ShortText::new(c.as_str()))
         .unwrap_or_default()
 }
 
-/// The messaging count of a message: sent when accepted and sent, delivered on its receipt.
+/// The messaging count of a message: sent when accepted and sent, delivered on its receipt;
+/// `country` is the recipient's ([`country_text`], [`country_of_record`]).
 pub fn message_count(
     zone: openwaba_engine::TimeZoneId,
     record: &MessageRecord,
+    country: ShortText,
     sent: i64,
     delivered: i64,
 ) -> MessageCount {
-    let country = openwaba_engine::WaId::parse(&record.wa_id)
-        .map(country_text)
-        .unwrap_or_default();
     MessageCount {
         waba_id: record.waba_id.clone(),
         phone_number_id: record.phone_number_id.clone(),
@@ -280,6 +281,13 @@ pub fn message_count(
         sent,
         delivered,
     }
+}
+
+/// The recipient's country of a stored message (empty when unknown).
+pub fn country_of_record(record: &MessageRecord) -> ShortText {
+    openwaba_engine::WaId::parse(&record.wa_id)
+        .map(country_text)
+        .unwrap_or_default()
 }
 
 /// The `openwaba_budget_alert` webhook value.

@@ -51,11 +51,21 @@ pub struct Scheduler {
 impl Scheduler {
     /// Runs `task` once the clock reads `due` or later.
     pub fn at(&self, due: Instant, task: Task) {
+        self.at_each([(due, task)]);
+    }
+
+    /// [`Scheduler::at`] for several tasks, under one taking of the queue's lock (a send
+    /// schedules its two receipts together).
+    pub fn at_each(&self, tasks: impl IntoIterator<Item = (Instant, Task)>) {
         if let Ok(mut q) = self.queue.lock() {
             let earliest = q.buckets.keys().next().copied();
-            q.buckets.entry(due.millis()).or_default().push(task);
-            q.len += 1;
-            if earliest.is_none_or(|e| due.millis() < e) {
+            let mut wake = false;
+            for (due, task) in tasks {
+                q.buckets.entry(due.millis()).or_default().push(task);
+                q.len += 1;
+                wake |= earliest.is_none_or(|e| due.millis() < e);
+            }
+            if wake {
                 self.wake.notify_one();
             }
         }

@@ -86,26 +86,19 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
         } => (delivered_after_ms, Some(read_after_ms)),
         Receipts::NeverRead { delivered_after_ms } => (delivered_after_ms, None),
     };
-    if !delivered {
-        st.scheduler.at(
-            Instant::from_millis(base + d),
+    let receipt = |message: Arc<MessageRecord>, kind, due_ms| {
+        (
+            Instant::from_millis(due_ms),
             Task::Receipt(Receipt {
-                message: m.clone(),
-                kind: StatusKind::Delivered,
-                due_ms: base + d,
+                message,
+                kind,
+                due_ms,
             }),
-        );
-    }
-    if let Some(r) = r {
-        st.scheduler.at(
-            Instant::from_millis(base + d + r),
-            Task::Receipt(Receipt {
-                message: m,
-                kind: StatusKind::Read,
-                due_ms: base + d + r,
-            }),
-        );
-    }
+        )
+    };
+    let delivery = (!delivered).then(|| receipt(m.clone(), StatusKind::Delivered, base + d));
+    let read = r.map(|r| receipt(m, StatusKind::Read, base + d + r));
+    st.scheduler.at_each(delivery.into_iter().chain(read));
 }
 
 /// Reports a receipt now: the status event and the message's receipt state in one
@@ -210,7 +203,8 @@ fn prepare_run<'m>(
         // The first receipt after `sent` (delivered, or read straight away) counts the
         // message as delivered in the messaging analytics.
         if with_pricing {
-            let count = crate::ledger::message_count(engine.zone(), m, 0, 1);
+            let country = crate::ledger::country_of_record(m);
+            let count = crate::ledger::message_count(engine.zone(), m, country, 0, 1);
             out.writes.push(Write::MessageCount(Box::new(count)));
         }
     }

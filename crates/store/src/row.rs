@@ -123,8 +123,8 @@ impl<'b> Array<'b> {
     }
 }
 
-/// `s` as a JSON string: quoted, with `"`, `\` and control characters escaped (UTF-8 kept;
-/// as serde_json writes it but for backspace and form feed, written `\u0008` and `\u000c`). The common case, a short id or word with nothing to escape, is
+/// `s` as a JSON string: quoted, with `"`, `\` and control characters escaped (UTF-8 kept),
+/// byte for byte as serde_json writes it. The common case, a short id or word with nothing to escape, is
 /// one scan of 8 bytes at a time and one copy.
 pub fn json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
@@ -139,6 +139,8 @@ pub fn json_string(out: &mut Vec<u8>, s: &str) {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\u00");
@@ -426,7 +428,7 @@ mod tests {
             "twelve bytes\"and a quote past the first word",
             "0123456789abcdef\u{7f}\u{80}",
             "past the first word: \\ and \u{1f}",
-            "\u{7}\u{b}\u{e}",
+            "\u{7}\u{8}\u{b}\u{c}\u{e}",
         ] {
             let mut out = Vec::new();
             json_string(&mut out, s);
