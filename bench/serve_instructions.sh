@@ -48,7 +48,7 @@ callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null | awk -v n=$N '
     per("all", "PROGRAM TOTALS")
     per("store writer thread", "sqlite.rs:std::sys::backtrace::__rust_begin_short_backtrace")
     # Since the eighth session a send reaches the handler from the connection (http.rs), not
-    # through axum's router; the older patterns still find it in older binaries.
+    # through the axum router; the older patterns still find it in older binaries.
     per("Graph API handler", "(api.rs:(openwaba_server::api::dispatch::|<F as axum::handler::Handler)|http.rs:openwaba_server::http::handle::)")
     per("  send body parsing", "send_body.rs:openwaba_server::send_body::parse_send_body")
     per("  engine, record, commit", "api.rs:openwaba_server::api::decide_and_record::")

@@ -45,26 +45,32 @@ pub const MESSAGE_FIELDS: [&str; 18] = [
     "receipt",
 ];
 
-/// The ledger array's fields, by position (the `ledger` view's columns after `seq`).
+/// The ledger array's fields, by position (the `ledger` view's columns after `seq`). The
+/// last six ([`LEDGER_SHARED`] of them) are what an entry shares with the message that booked
+/// it: an entry stored in its message's row leaves them out when they are the message's (the
+/// usual case, 80 bytes a send), and a reader takes them from the message.
 pub const LEDGER_FIELDS: [&str; 17] = [
-    "waba_id",
-    "phone_number_id",
-    "business",
-    "wa_id",
     "market",
     "country",
     "category",
     "model",
     "pricing_type",
     "direction",
-    "conversation_id",
     "amount",
     "currency",
     "card",
     "tier",
-    "at",
     "day",
+    "waba_id",
+    "phone_number_id",
+    "business",
+    "wa_id",
+    "conversation_id",
+    "at",
 ];
+
+/// How many of [`LEDGER_FIELDS`] come from the message when an entry leaves them out.
+pub const LEDGER_SHARED: usize = 6;
 
 /// Writes one JSON array into a reused buffer.
 struct Array<'b> {
@@ -216,27 +222,39 @@ pub fn encode_message(out: &mut Vec<u8>, m: &MessageRecord) {
         .end();
 }
 
-/// Appends `e`'s array (the fields of [`LEDGER_FIELDS`], in order) to `out`.
-pub fn encode_ledger(out: &mut Vec<u8>, e: &LedgerEntry) {
+/// Appends `e`'s array to `out`: the fields of [`LEDGER_FIELDS`] in order, without the
+/// last [`LEDGER_SHARED`] when they are those of `message` (the message stored in the same
+/// row).
+pub fn encode_ledger(out: &mut Vec<u8>, e: &LedgerEntry, message: Option<&MessageRecord>) {
     let mut a = Array::start(out);
-    a.str(&e.waba_id)
-        .str(&e.phone_number_id)
-        .str(&e.business)
-        .str(&e.wa_id)
-        .str(&e.market)
+    a.str(&e.market)
         .str(&e.country)
         .str(&e.category)
         .str(&e.model)
         .str(&e.pricing_type)
         .str(&e.direction)
-        .opt_str(e.conversation_id.as_deref())
         .opt_str(e.amount.as_deref())
         .str(&e.currency)
         .opt_str(e.card.as_deref())
         .opt_str(e.tier.as_deref())
-        .int(e.at)
-        .int(e.day)
-        .end();
+        .int(e.day);
+    let shared = message.is_some_and(|m| {
+        e.waba_id == m.waba_id
+            && e.phone_number_id == m.phone_number_id
+            && e.business == m.business
+            && e.wa_id == m.wa_id
+            && e.conversation_id == m.conversation_id
+            && e.at == m.created_at
+    });
+    if !shared {
+        a.str(&e.waba_id)
+            .str(&e.phone_number_id)
+            .str(&e.business)
+            .str(&e.wa_id)
+            .opt_str(e.conversation_id.as_deref())
+            .int(e.at);
+    }
+    a.end();
 }
 
 /// The message array as read: one element per [`MESSAGE_FIELDS`] entry.
@@ -262,13 +280,14 @@ struct MessageArray(
     Option<ShortText>,
 );
 
-/// The ledger array as read: one element per [`LEDGER_FIELDS`] entry.
-#[derive(Deserialize)]
-struct LedgerArray(
-    ShortText,
-    ShortText,
-    ShortText,
-    ShortText,
+/// The ledger array as read: the entry's own fields, then those it shares with its message
+/// unless it leaves them out.
+struct LedgerArray {
+    own: LedgerOwn,
+    shared: Option<LedgerShared>,
+}
+
+type LedgerOwn = (
     ShortText,
     ShortText,
     ShortText,
@@ -276,13 +295,79 @@ struct LedgerArray(
     ShortText,
     ShortText,
     Option<ShortText>,
-    Option<ShortText>,
     ShortText,
     Option<ShortText>,
     Option<ShortText>,
-    i64,
     i64,
 );
+
+type LedgerShared = (
+    ShortText,
+    ShortText,
+    ShortText,
+    ShortText,
+    Option<ShortText>,
+    i64,
+);
+
+impl<'de> Deserialize<'de> for LedgerArray {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = LedgerArray;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    f,
+                    "an array of {} or {} fields",
+                    LEDGER_FIELDS.len() - LEDGER_SHARED,
+                    LEDGER_FIELDS.len()
+                )
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LedgerArray, A::Error> {
+                use serde::de::Error;
+                let n = LEDGER_FIELDS.len() - LEDGER_SHARED;
+                macro_rules! next {
+                    ($i:expr) => {
+                        seq.next_element()?
+                            .ok_or_else(|| A::Error::invalid_length($i, &self))?
+                    };
+                }
+                let own: LedgerOwn = (
+                    next!(0),
+                    next!(1),
+                    next!(2),
+                    next!(3),
+                    next!(4),
+                    next!(5),
+                    next!(6),
+                    next!(7),
+                    next!(8),
+                    next!(9),
+                    next!(10),
+                );
+                let Some(waba_id) = seq.next_element()? else {
+                    return Ok(LedgerArray { own, shared: None });
+                };
+                let shared: LedgerShared = (
+                    waba_id,
+                    next!(n + 1),
+                    next!(n + 2),
+                    next!(n + 3),
+                    next!(n + 4),
+                    next!(n + 5),
+                );
+                Ok(LedgerArray {
+                    own,
+                    shared: Some(shared),
+                })
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
+}
 
 /// Parses `text` as `T`, or names the field (`what` `seq`'s `fields[i]`) that is not what
 /// it must be.
@@ -343,28 +428,51 @@ pub fn decode_message(
     })
 }
 
-/// The ledger entry stored as `text` for `seq`.
-pub fn decode_ledger(seq: i64, text: &str) -> Result<LedgerEntry, StoreError> {
+/// The ledger entry stored as `text` for `seq`, in the row of `message` (if any): an entry
+/// that left out the fields it shares with its message takes them from it.
+pub fn decode_ledger(
+    seq: i64,
+    text: &str,
+    message: Option<&MessageRecord>,
+) -> Result<LedgerEntry, StoreError> {
     let a: LedgerArray = parse(text, "ledger entry", seq, &LEDGER_FIELDS)?;
+    let (waba_id, phone_number_id, business, wa_id, conversation_id, at) = match (a.shared, message)
+    {
+        (Some(s), _) => s,
+        (None, Some(m)) => (
+            m.waba_id.clone(),
+            m.phone_number_id.clone(),
+            m.business.clone(),
+            m.wa_id.clone(),
+            m.conversation_id.clone(),
+            m.created_at,
+        ),
+        (None, None) => {
+            return Err(StoreError::Corrupt(format!(
+                "ledger entry {seq} leaves out the fields of a message it has not"
+            )))
+        }
+    };
+    let o = a.own;
     Ok(LedgerEntry {
         seq,
-        waba_id: a.0,
-        phone_number_id: a.1,
-        business: a.2,
-        wa_id: a.3,
-        market: a.4,
-        country: a.5,
-        category: a.6,
-        model: a.7,
-        pricing_type: a.8,
-        direction: a.9,
-        conversation_id: a.10,
-        amount: a.11,
-        currency: a.12,
-        card: a.13,
-        tier: a.14,
-        at: a.15,
-        day: a.16,
+        waba_id,
+        phone_number_id,
+        business,
+        wa_id,
+        market: o.0,
+        country: o.1,
+        category: o.2,
+        model: o.3,
+        pricing_type: o.4,
+        direction: o.5,
+        conversation_id,
+        amount: o.6,
+        currency: o.7,
+        card: o.8,
+        tier: o.9,
+        at,
+        day: o.10,
     })
 }
 
@@ -416,6 +524,67 @@ mod tests {
         }
     }
 
+    fn entry(m: &MessageRecord) -> LedgerEntry {
+        LedgerEntry {
+            seq: m.seq,
+            waba_id: m.waba_id.clone(),
+            phone_number_id: m.phone_number_id.clone(),
+            business: m.business.clone(),
+            wa_id: m.wa_id.clone(),
+            market: "Brazil".into(),
+            country: "BR".into(),
+            category: "utility".into(),
+            model: "PMP".into(),
+            pricing_type: "regular".into(),
+            direction: "BUSINESS_INITIATED".into(),
+            conversation_id: m.conversation_id.clone(),
+            amount: Some("0.0080".into()),
+            currency: "USD".into(),
+            card: None,
+            tier: Some("0:250000".into()),
+            at: m.created_at,
+            day: 20_000,
+        }
+    }
+
+    /// An entry stored with its own message leaves out the six fields it shares with it and
+    /// reads them back from it; one that differs from the message in any of them (or has no
+    /// message) keeps all its fields.
+    #[test]
+    fn a_ledger_entry_leaves_out_only_what_its_message_holds() {
+        let m = message("x", Some(3));
+        let e = entry(&m);
+        let mut out = Vec::new();
+        encode_ledger(&mut out, &e, Some(&m));
+        let short: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(short.len(), LEDGER_FIELDS.len() - LEDGER_SHARED);
+        let text = std::str::from_utf8(&out).unwrap();
+        assert_eq!(decode_ledger(7, text, Some(&m)).unwrap(), e);
+        let e2 = decode_ledger(7, text, None).unwrap_err();
+        assert!(e2.to_string().contains("leaves out"), "{e2}");
+        let differs: [fn(&mut LedgerEntry); 6] = [
+            |e| e.waba_id = "other".into(),
+            |e| e.phone_number_id = "other".into(),
+            |e| e.business = "other".into(),
+            |e| e.wa_id = "other".into(),
+            |e| e.conversation_id = None,
+            |e| e.at += 1,
+        ];
+        for change in differs {
+            let mut e = entry(&m);
+            change(&mut e);
+            for with in [Some(&m), None] {
+                out.clear();
+                encode_ledger(&mut out, &e, with);
+                let full: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+                assert_eq!(full.len(), LEDGER_FIELDS.len());
+                let text = std::str::from_utf8(&out).unwrap();
+                assert_eq!(decode_ledger(7, text, Some(&m)).unwrap(), e);
+                assert_eq!(decode_ledger(7, text, None).unwrap(), e);
+            }
+        }
+    }
+
     #[test]
     fn a_string_is_escaped_as_serde_json_escapes_it() {
         for s in [
@@ -456,9 +625,9 @@ mod tests {
         v[15] = serde_json::json!([1]);
         let e = decode_message(7, &serde_json::to_string(&v).unwrap(), json()).unwrap_err();
         assert!(e.to_string().contains("field charge"), "{e}");
-        let e = decode_ledger(9, "[1]").unwrap_err();
+        let e = decode_ledger(9, "[1]", None).unwrap_err();
         assert!(
-            e.to_string().contains("ledger entry 9 field waba_id"),
+            e.to_string().contains("ledger entry 9 field market"),
             "{e}"
         );
     }

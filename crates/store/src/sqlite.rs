@@ -123,16 +123,16 @@ SELECT m.seq,
         m.context_message_id, m.status, m.error_code, m.conversation_id,
         m.conversation_category, m.conversation_expires_at, m.charge, m.created_at,
         COALESCE(r.receipt, m.receipt)),
-    CASE WHEN l.seq IS NULL THEN NULL ELSE json_array(l.waba_id, l.phone_number_id,
-        l.business, l.wa_id, l.market, l.country, l.category, l.model, l.pricing_type,
-        l.direction, l.conversation_id, l.amount, l.currency, l.card, l.tier, l.at, l.day) END,
+    CASE WHEN l.seq IS NULL THEN NULL ELSE json_array(l.market, l.country, l.category, l.model,
+        l.pricing_type, l.direction, l.amount, l.currency, l.card, l.tier, l.day, l.waba_id,
+        l.phone_number_id, l.business, l.wa_id, l.conversation_id, l.at) END,
     m.pricing,
     m.content
 FROM messages m LEFT JOIN receipts r ON r.seq = m.seq LEFT JOIN ledger l ON l.seq = m.seq;
 INSERT INTO sends (seq, message, ledger)
-SELECT l.seq, NULL, json_array(l.waba_id, l.phone_number_id, l.business, l.wa_id, l.market,
-    l.country, l.category, l.model, l.pricing_type, l.direction, l.conversation_id, l.amount,
-    l.currency, l.card, l.tier, l.at, l.day)
+SELECT l.seq, NULL, json_array(l.market, l.country, l.category, l.model, l.pricing_type,
+    l.direction, l.amount, l.currency, l.card, l.tier, l.day, l.waba_id, l.phone_number_id,
+    l.business, l.wa_id, l.conversation_id, l.at)
 FROM ledger l WHERE l.seq NOT IN (SELECT seq FROM messages);
 DROP TABLE receipts;
 DROP TABLE ledger;
@@ -155,16 +155,20 @@ CREATE VIEW messages AS SELECT s.seq AS seq, json_extract(s.message, '$[0]') AS 
         WHEN X'02' THEN 'delivered' WHEN X'03' THEN 'read' END,
         json_extract(s.message, '$[17]')) AS receipt
 FROM sends s LEFT JOIN receipt_states r ON r.chunk = s.seq >> 10 WHERE s.message IS NOT NULL;
-CREATE VIEW ledger AS SELECT seq, json_extract(ledger, '$[0]') AS waba_id,
-    json_extract(ledger, '$[1]') AS phone_number_id, json_extract(ledger, '$[2]') AS business,
-    json_extract(ledger, '$[3]') AS wa_id, json_extract(ledger, '$[4]') AS market,
-    json_extract(ledger, '$[5]') AS country, json_extract(ledger, '$[6]') AS category,
-    json_extract(ledger, '$[7]') AS model, json_extract(ledger, '$[8]') AS pricing_type,
-    json_extract(ledger, '$[9]') AS direction, json_extract(ledger, '$[10]') AS conversation_id,
-    json_extract(ledger, '$[11]') AS amount, json_extract(ledger, '$[12]') AS currency,
-    json_extract(ledger, '$[13]') AS card, json_extract(ledger, '$[14]') AS tier,
-    CAST(json_extract(ledger, '$[15]') AS INTEGER) AS at,
-    CAST(json_extract(ledger, '$[16]') AS INTEGER) AS day
+CREATE VIEW ledger AS SELECT seq,
+    COALESCE(json_extract(ledger, '$[11]'), json_extract(message, '$[1]')) AS waba_id,
+    COALESCE(json_extract(ledger, '$[12]'), json_extract(message, '$[2]')) AS phone_number_id,
+    COALESCE(json_extract(ledger, '$[13]'), json_extract(message, '$[3]')) AS business,
+    COALESCE(json_extract(ledger, '$[14]'), json_extract(message, '$[5]')) AS wa_id,
+    json_extract(ledger, '$[0]') AS market, json_extract(ledger, '$[1]') AS country,
+    json_extract(ledger, '$[2]') AS category, json_extract(ledger, '$[3]') AS model,
+    json_extract(ledger, '$[4]') AS pricing_type, json_extract(ledger, '$[5]') AS direction,
+    CASE WHEN json_array_length(ledger) > 11 THEN json_extract(ledger, '$[15]')
+        ELSE json_extract(message, '$[12]') END AS conversation_id,
+    json_extract(ledger, '$[6]') AS amount, json_extract(ledger, '$[7]') AS currency,
+    json_extract(ledger, '$[8]') AS card, json_extract(ledger, '$[9]') AS tier,
+    CAST(COALESCE(json_extract(ledger, '$[16]'), json_extract(message, '$[16]')) AS INTEGER) AS at,
+    CAST(json_extract(ledger, '$[10]') AS INTEGER) AS day
 FROM sends WHERE ledger IS NOT NULL;
 "#,
 ];
@@ -523,7 +527,7 @@ impl<'c, 'w> HotStatements<'c, 'w> {
         crate::row::encode_message(&mut state.message, m);
         let ledger = entry.map(|e| {
             state.ledger.clear();
-            crate::row::encode_ledger(&mut state.ledger, e);
+            crate::row::encode_ledger(&mut state.ledger, e, Some(m));
             text(&state.ledger)
         });
         // A row may hold a ledger entry already (written without its message, as migration
@@ -563,8 +567,9 @@ impl<'c, 'w> HotStatements<'c, 'w> {
         let mut entries: Vec<&LedgerEntry> = self.ledger.values().copied().collect();
         entries.sort_unstable_by_key(|e| e.seq);
         for e in entries {
+            // Its message, if already stored, is not at hand: the entry keeps all its fields.
             state.ledger.clear();
-            crate::row::encode_ledger(&mut state.ledger, e);
+            crate::row::encode_ledger(&mut state.ledger, e, None);
             st.raw_bind_parameter(1, e.seq)?;
             st.raw_bind_parameter(2, text(&state.ledger))?;
             if st.raw_execute()? == 0 {
@@ -1260,13 +1265,29 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
         self.read(|c| {
-            // The filters read the array in SQL (SQLite parses it once per row), so only
-            // the entries returned are decoded.
-            let mut s = c.prepare_cached("SELECT seq, ledger FROM sends WHERE seq > ?1 AND ledger IS NOT NULL AND ledger ->> 0 = ?2 AND ledger ->> 15 >= ?3 AND ledger ->> 15 < ?4 ORDER BY seq LIMIT ?5")?;
+            // The filters read the arrays in SQL (SQLite parses each once per row), so only
+            // the entries returned are decoded. An entry that leaves out the fields it shares
+            // with its message (see `row`) has them in the message: WABA at 1, instant at 16.
+            let mut s = c.prepare_cached("SELECT seq, ledger, message, content, pricing FROM sends WHERE seq > ?1 AND ledger IS NOT NULL AND COALESCE(ledger ->> 11, message ->> 1) = ?2 AND COALESCE(ledger ->> 16, message ->> 16) >= ?3 AND COALESCE(ledger ->> 16, message ->> 16) < ?4 ORDER BY seq LIMIT ?5")?;
             let mut rows = s.query(params![after, waba_id, from, to, limit])?;
             let mut v = Vec::new();
             while let Some(r) = rows.next()? {
-                v.push(crate::row::decode_ledger(r.get(0)?, text_column(r, 1)?)?);
+                let seq = r.get(0)?;
+                let message = match r.get_ref(2)?.as_str_or_null() {
+                    Ok(Some(text)) => {
+                        let json = crate::row::MessageJson {
+                            content: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                            pricing: r.get(4)?,
+                        };
+                        Some(crate::row::decode_message(seq, text, json)?)
+                    }
+                    _ => None,
+                };
+                v.push(crate::row::decode_ledger(
+                    seq,
+                    text_column(r, 1)?,
+                    message.as_ref(),
+                )?);
             }
             Ok(v)
         })
@@ -1846,6 +1867,40 @@ mod tests {
             .commit(vec![Write::Message(std::sync::Arc::new(msg(3, "m3", 30)))])
             .await;
         assert!(matches!(dup, Err(StoreError::Duplicate(_))), "{dup:?}");
+    }
+
+    /// An entry that shares its message's WABA, number, user, conversation and instant is
+    /// stored without them and read back whole: through `ledger` (whose filters then read the
+    /// message) and through the `ledger` view.
+    #[tokio::test]
+    async fn an_entry_stored_with_its_message_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let m = msg(1, "m1", 1_000);
+        let mut e = entry(1, 1_000, "2", "utility", Some("0.0080"));
+        e.waba_id = m.waba_id.clone();
+        e.conversation_id = m.conversation_id.clone();
+        s.commit(vec![
+            Write::Ledger(Box::new(e.clone())),
+            Write::Message(std::sync::Arc::new(m.clone())),
+        ])
+        .await
+        .unwrap();
+        let raw = rusqlite::Connection::open(dir.path().join("openwaba.db")).unwrap();
+        let (fields, waba, conversation, at): (i64, String, String, i64) = raw
+            .query_row(
+                "SELECT json_array_length(s.ledger), l.waba_id, l.conversation_id, l.at FROM sends s JOIN ledger l ON l.seq = s.seq",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (fields, waba.as_str(), conversation.as_str(), at),
+            (11, "1", "c", 1_000)
+        );
+        assert_eq!(s.ledger("1", 1_000, 1_001, 0, 10).unwrap(), vec![e.clone()]);
+        assert!(s.ledger("1", 0, 1_000, 0, 10).unwrap().is_empty());
+        assert!(s.ledger("w", 0, 2_000, 0, 10).unwrap().is_empty());
     }
 
     /// A receipt written in a transaction that fails leaves nothing: not in the file, and
