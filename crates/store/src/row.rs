@@ -626,9 +626,6 @@ mod tests {
         let e = decode_message(7, &serde_json::to_string(&v).unwrap(), json()).unwrap_err();
         assert!(e.to_string().contains("field charge"), "{e}");
         let e = decode_ledger(9, "[1]", None).unwrap_err();
-        assert!(
-            e.to_string().contains("ledger entry 9 field market"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("ledger entry 9 field market"), "{e}");
     }
 }
