@@ -685,7 +685,7 @@ async fn decide_and_record(
     } else {
         openwaba_engine::Delivery::Undeliverable
     };
-    let (record, commit, prepared, accepted) = {
+    let (record, commit, prepared, accepted, country) = {
         let mut engine = engine
             .lock()
             .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
@@ -788,13 +788,14 @@ async fn decide_and_record(
             let zone = engine.zone();
             writes.push(Write::MessageCount(Box::new(crate::ledger::message_count(
                 zone,
-                &record,
+                (&record).into(),
                 country.clone(),
                 1,
                 0,
             ))));
         }
-        if let Some(entry) = crate::ledger::entry(&mut engine, &record, country, &outcome, outbound)
+        if let Some(entry) =
+            crate::ledger::entry(&mut engine, &record, country.clone(), &outcome, outbound)
         {
             writes.push(Write::Ledger(Box::new(entry)));
         }
@@ -834,12 +835,12 @@ async fn decide_and_record(
         let accepted = (kind == StatusKind::Sent).then(|| record.clone());
         writes.push(Write::Message(record.clone()));
         // Enqueued under the WABA's lock, so the store keeps the engine's order.
-        (record, st.store.commit(writes), prepared, accepted)
+        (record, st.store.commit(writes), prepared, accepted, country)
     };
     let stored = commit.await;
     prepared.committed(st, stored.is_ok());
     if let (Ok(()), Some(m)) = (&stored, accepted) {
-        crate::statuses::schedule_receipts(st, m);
+        crate::statuses::schedule_receipts(st, &m, country);
     }
     stored.map_err(|e| {
         tracing::error!(error = %e, "a message could not be stored");

@@ -267,19 +267,38 @@ pub fn country_text(user: openwaba_engine::WaId) -> ShortText {
 /// `country` is the recipient's ([`country_text`], [`country_of_record`]).
 pub fn message_count(
     zone: openwaba_engine::TimeZoneId,
-    record: &MessageRecord,
+    of: CountedMessage<'_>,
     country: ShortText,
     sent: i64,
     delivered: i64,
 ) -> MessageCount {
     MessageCount {
-        waba_id: record.waba_id.clone(),
-        phone_number_id: record.phone_number_id.clone(),
+        waba_id: of.waba_id.clone(),
+        phone_number_id: of.phone_number_id.clone(),
         country,
-        at: record.created_at,
-        day: zone.day_number(openwaba_engine::Instant::from_millis(record.created_at)),
+        at: of.created_at,
+        day: zone.day_number(openwaba_engine::Instant::from_millis(of.created_at)),
         sent,
         delivered,
+    }
+}
+
+/// What of a message its messaging count is keyed by (a receipt has these without the
+/// message).
+#[derive(Clone, Copy)]
+pub struct CountedMessage<'a> {
+    pub waba_id: &'a ShortText,
+    pub phone_number_id: &'a ShortText,
+    pub created_at: i64,
+}
+
+impl<'a> From<&'a MessageRecord> for CountedMessage<'a> {
+    fn from(m: &'a MessageRecord) -> Self {
+        CountedMessage {
+            waba_id: &m.waba_id,
+            phone_number_id: &m.phone_number_id,
+            created_at: m.created_at,
+        }
     }
 }
 

@@ -591,6 +591,6 @@ pub async fn receipt(
             ))
         }
     };
-    let reported = statuses::report(&st, &m, kind).await;
+    let reported = statuses::report(&st, m, kind).await;
     Json(json!({"success": true, "reported": reported})).into_response()
 }

@@ -12,17 +12,69 @@ use crate::sim::Receipts;
 use crate::webhooks::payload::{self, StatusKind};
 use crate::webhooks::Prepared;
 use openwaba_engine::Instant;
-use openwaba_store::{MessageRecord, Write};
+use openwaba_store::{MessageRecord, ShortText, Write};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A receipt the simulated phone owes.
 #[derive(Clone, Debug)]
 pub struct Receipt {
-    pub message: Arc<MessageRecord>,
+    pub target: ReceiptTarget,
     pub kind: StatusKind,
     /// The clock instant it falls due (ms), to measure how late it fires.
     pub due_ms: i64,
+    /// Whether a read receipt is scheduled after this one (decided with the schedule).
+    pub read_follows: bool,
+}
+
+/// The message a receipt is about: what reporting the receipt needs, copied out of it.
+///
+/// Why not the message itself: under load ~150k messages wait for a receipt at any moment
+/// (3 s of sends). Held whole (its record, id, content and pricing) they kept ~100 MB alive,
+/// each freed cold and by another thread than the one that allocated it. The record is kept
+/// only when an app took the WABA's status webhooks when the message was sent (they are
+/// built from it); for an app that subscribes later it is read back from the store.
+#[derive(Clone, Debug)]
+pub struct ReceiptTarget {
+    pub seq: i64,
+    pub waba_id: ShortText,
+    pub phone_number_id: ShortText,
+    pub wa_id: ShortText,
+    pub created_at: i64,
+    /// The receipt stored with the message (`sent` or `delivered`; none when it failed).
+    pub stored: Option<StatusKind>,
+    /// The recipient's country, for the messaging count.
+    pub country: ShortText,
+    pub record: Option<Arc<MessageRecord>>,
+}
+
+impl ReceiptTarget {
+    /// `m`'s target, keeping `m` itself if `keep_record`.
+    pub fn of(m: &Arc<MessageRecord>, country: ShortText, keep_record: bool) -> ReceiptTarget {
+        ReceiptTarget {
+            seq: m.seq,
+            waba_id: m.waba_id.clone(),
+            phone_number_id: m.phone_number_id.clone(),
+            wa_id: m.wa_id.clone(),
+            created_at: m.created_at,
+            stored: match m.receipt.as_deref() {
+                Some("sent") => Some(StatusKind::Sent),
+                Some("delivered") => Some(StatusKind::Delivered),
+                Some("read") => Some(StatusKind::Read),
+                _ => None,
+            },
+            country,
+            record: keep_record.then(|| m.clone()),
+        }
+    }
+
+    fn counted(&self) -> crate::ledger::CountedMessage<'_> {
+        crate::ledger::CountedMessage {
+            waba_id: &self.waba_id,
+            phone_number_id: &self.phone_number_id,
+            created_at: self.created_at,
+        }
+    }
 }
 
 fn metadata_of(m: &MessageRecord) -> serde_json::Value {
@@ -70,8 +122,9 @@ pub fn prepare(
     )
 }
 
-/// After an accepted message committed: its receipts, as its recipient behaves.
-pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
+/// After an accepted message committed: its receipts, as its recipient behaves. `country`
+/// is the recipient's ([`crate::ledger::country_text`]).
+pub fn schedule_receipts(st: &AppState, m: &Arc<MessageRecord>, country: ShortText) {
     if m.receipt.as_deref() != Some("sent") && m.receipt.as_deref() != Some("delivered") {
         return;
     }
@@ -86,27 +139,51 @@ pub fn schedule_receipts(st: &AppState, m: Arc<MessageRecord>) {
         } => (delivered_after_ms, Some(read_after_ms)),
         Receipts::NeverRead { delivered_after_ms } => (delivered_after_ms, None),
     };
-    let receipt = |message: Arc<MessageRecord>, kind, due_ms| {
+    let keep_record = st.webhooks.subscribed(st, &m.waba_id, "messages");
+    let target = ReceiptTarget::of(m, country, keep_record);
+    let receipt = |target, kind, due_ms, read_follows| {
         (
             Instant::from_millis(due_ms),
             Task::Receipt(Receipt {
-                message,
+                target,
                 kind,
                 due_ms,
+                read_follows,
             }),
         )
     };
-    let delivery = (!delivered).then(|| receipt(m.clone(), StatusKind::Delivered, base + d));
-    let read = r.map(|r| receipt(m, StatusKind::Read, base + d + r));
+    let delivery =
+        (!delivered).then(|| receipt(target.clone(), StatusKind::Delivered, base + d, r.is_some()));
+    let read = r.map(|r| receipt(target, StatusKind::Read, base + d + r, false));
     st.scheduler.at_each(delivery.into_iter().chain(read));
 }
 
-/// Reports a receipt now: the status event and the message's receipt state in one
-/// transaction. A receipt that is not news (read already reported, delivered after read) is
-/// dropped. Returns whether it was reported.
-pub async fn report(st: &Arc<AppState>, m: &MessageRecord, kind: StatusKind) -> bool {
+/// Reports a receipt now (the simulated phone told to, `/_sim`): the status event and the
+/// message's receipt state in one transaction. A receipt that is not news (read already
+/// reported, delivered after read) is dropped. Returns whether it was reported.
+pub async fn report(st: &Arc<AppState>, m: MessageRecord, kind: StatusKind) -> bool {
+    let read_follows = matches!(st.sim.receipts(&m.wa_id), Receipts::Auto { .. });
+    let m = Arc::new(m);
+    let country = crate::ledger::country_of_record(&m);
+    let target = ReceiptTarget::of(&m, country, true);
+    report_one(st, &target, kind, read_follows).await
+}
+
+/// Reports one receipt now, in a transaction of its own.
+async fn report_one(
+    st: &Arc<AppState>,
+    target: &ReceiptTarget,
+    kind: StatusKind,
+    read_follows: bool,
+) -> bool {
     let mut prepared = Prepared::none();
-    prepare_run(st, &m.waba_id, [(m, kind)], st.clock.now(), &mut prepared);
+    prepare_run(
+        st,
+        &target.waba_id,
+        [(target, kind, read_follows)],
+        st.clock.now(),
+        &mut prepared,
+    );
     commit(st, prepared).await
 }
 
@@ -136,18 +213,18 @@ pub async fn report_all(st: &Arc<AppState>, due: Vec<Receipt>) {
     all.writes.reserve(2 * due.len());
     let mut rest = due.as_slice();
     while let Some(first) = rest.first() {
-        let waba = first.message.waba_id.as_str();
+        let waba = first.target.waba_id.as_str();
         let run = rest
             .iter()
             .take(LOCKED_RUN)
-            .take_while(|r| r.message.waba_id == waba)
+            .take_while(|r| r.target.waba_id == waba)
             .count();
         let (this, next) = rest.split_at(run);
         rest = next;
         for r in this {
             st.metrics.observe_receipt_lateness(now.millis() - r.due_ms);
         }
-        let receipts = this.iter().map(|r| (&*r.message, r.kind));
+        let receipts = this.iter().map(|r| (&r.target, r.kind, r.read_follows));
         prepare_run(st, waba, receipts, now, &mut all);
     }
     commit(st, all).await;
@@ -168,7 +245,7 @@ const LOCKED_RUN: usize = 32;
 fn prepare_run<'m>(
     st: &AppState,
     waba_id: &str,
-    receipts: impl IntoIterator<Item = (&'m MessageRecord, StatusKind)>,
+    receipts: impl IntoIterator<Item = (&'m ReceiptTarget, StatusKind, bool)>,
     now: Instant,
     out: &mut Prepared,
 ) {
@@ -178,62 +255,78 @@ fn prepare_run<'m>(
     let Ok(engine) = engine.lock() else {
         return;
     };
-    let news: Vec<(&MessageRecord, StatusKind, bool)> = {
+    let news: Vec<(&ReceiptTarget, StatusKind, bool)> = {
         let Ok(mut states) = st.sim.receipt_state.lock() else {
             return;
         };
         receipts
             .into_iter()
-            .filter_map(|(m, kind)| {
-                is_news(st, &mut states, m, kind).map(|with_pricing| (m, kind, with_pricing))
+            .filter_map(|(t, kind, read_follows)| {
+                is_news(&mut states, t, kind, read_follows)
+                    .map(|with_pricing| (t, kind, with_pricing))
             })
             .collect()
     };
-    for (m, kind, with_pricing) in news {
-        // Its status events first (none without a webhook app), then its own writes, all
-        // straight into `out`. Pushed onto `prepare`'s list, which is empty without an app,
-        // each receipt allocated a list and freed it (measured, BENCHMARKS.md, sixth session).
-        let mut prepared = prepare(st, m, kind, with_pricing, now);
-        out.writes.append(&mut prepared.writes);
-        out.absorb(prepared);
+    // Whether the status events are built at all: without an app there is nothing to build
+    // them for, nor a message to read.
+    let webhooks = !news.is_empty() && st.webhooks.subscribed(st, waba_id, "messages");
+    for (t, kind, with_pricing) in news {
+        // Its status events first, then its own writes, all straight into `out`. Pushed
+        // onto `prepare`'s list, each receipt allocated a list and freed it (measured,
+        // BENCHMARKS.md, sixth session).
+        if webhooks {
+            let read;
+            let m = match &t.record {
+                Some(m) => Some(&**m),
+                None => {
+                    read = st.store.message_at(t.seq);
+                    match &read {
+                        Ok(m) => m.as_ref(),
+                        Err(e) => {
+                            tracing::error!(error = %e, seq = t.seq, "a receipt's message could not be read: its status event is not sent");
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(m) = m {
+                let mut prepared = prepare(st, m, kind, with_pricing, now);
+                out.writes.append(&mut prepared.writes);
+                out.absorb(prepared);
+            }
+        }
         out.writes.push(Write::Receipt {
-            seq: m.seq,
+            seq: t.seq,
             receipt: openwaba_store::ShortText::const_new(kind.as_str()),
         });
         // The first receipt after `sent` (delivered, or read straight away) counts the
         // message as delivered in the messaging analytics.
         if with_pricing {
-            let country = crate::ledger::country_of_record(m);
-            let count = crate::ledger::message_count(engine.zone(), m, country, 0, 1);
+            let count =
+                crate::ledger::message_count(engine.zone(), t.counted(), t.country.clone(), 0, 1);
             out.writes.push(Write::MessageCount(Box::new(count)));
         }
     }
 }
 
-/// Whether receipt `kind` of `m` is news, recording it in `states` if so; `Some(true)` when
-/// it is the first after `sent` (pricing rides on it).
+/// Whether receipt `kind` of `t` is news, recording it in `states` if so; `Some(true)` when
+/// it is the first after `sent` (pricing rides on it). `read_follows`: a read receipt is
+/// still to come after this one.
 fn is_news(
-    st: &AppState,
     states: &mut FxHashMap<i64, StatusKind>,
-    m: &MessageRecord,
+    t: &ReceiptTarget,
     kind: StatusKind,
+    read_follows: bool,
 ) -> Option<bool> {
-    let current = states.get(&m.seq).copied().or(match m.receipt.as_deref() {
-        Some("sent") => Some(StatusKind::Sent),
-        Some("delivered") => Some(StatusKind::Delivered),
-        Some("read") => Some(StatusKind::Read),
-        _ => None,
-    })?;
+    let current = states.get(&t.seq).copied().or(t.stored)?;
     if kind <= current || kind == StatusKind::Failed {
         return None;
     }
     // Nothing follows a read, nor a delivery when no read is coming.
-    let last =
-        kind == StatusKind::Read || !matches!(st.sim.receipts(&m.wa_id), Receipts::Auto { .. });
-    if last {
-        states.remove(&m.seq);
+    if kind == StatusKind::Read || !read_follows {
+        states.remove(&t.seq);
     } else {
-        states.insert(m.seq, kind);
+        states.insert(t.seq, kind);
     }
     Some(current == StatusKind::Sent)
 }
@@ -245,7 +338,7 @@ pub async fn receipt_due(st: &Arc<AppState>, r: Receipt) {
     tokio::spawn(async move {
         st.metrics
             .observe_receipt_lateness(st.clock.now().millis() - r.due_ms);
-        report(&st, &r.message, r.kind).await;
+        report_one(&st, &r.target, r.kind, r.read_follows).await;
     });
 }
 
@@ -254,7 +347,8 @@ pub fn reschedule(st: &AppState) {
     match st.store.awaiting_receipts() {
         Ok(v) => {
             for m in v {
-                schedule_receipts(st, Arc::new(m));
+                let country = crate::ledger::country_of_record(&m);
+                schedule_receipts(st, &Arc::new(m), country);
             }
         }
         Err(e) => tracing::error!(error = %e, "owed receipts could not be read"),

@@ -682,3 +682,44 @@ async fn apps_receive_only_their_subscribed_fields() {
     assert!(values(&rx_msgs, "message_template_status_update").is_empty());
     assert_eq!(rx_msgs.events.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_app_that_subscribes_after_a_send_gets_its_receipts() {
+    // No app when the message is sent: its receipts wait without the message (statuses.rs),
+    // and the app added before they fall due gets them built from the stored message.
+    let app = spawn_app_with("clock = \"virtual\"", None).await;
+    app.admin("/_sim/messages", json!({"from": USER, "text": "oi"}))
+        .await;
+    let (s, b) = app
+        .post(
+            &format!("/v23.0/{PHONE}/messages"),
+            json!({"messaging_product": "whatsapp", "to": USER, "type": "text",
+              "biz_opaque_callback_data": "late-app", "text": {"body": "olá"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let id = b["messages"][0]["id"].as_str().unwrap().to_owned();
+    let (url, rx) = spawn_receiver(receiver()).await;
+    let (s, b) = app
+        .admin(
+            "/_admin/apps",
+            json!({"business_id": BUSINESS, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN,
+                   "callback_url": url, "fields": "messages"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app.advance("3s").await;
+    wait_for("delivered and read", || statuses(&rx).len() == 2).await;
+    let st = statuses(&rx);
+    let kinds: Vec<&str> = st.iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["delivered", "read"]);
+    for s in &st {
+        assert_eq!(s["id"], id);
+        assert_eq!(s["recipient_id"], USER);
+        assert_eq!(s["biz_opaque_callback_data"], "late-app");
+    }
+    // Pricing rides on the first receipt after `sent`, as when the app was there all along.
+    assert!(st[0]["pricing"].is_object(), "{}", st[0]);
+    assert!(st[1].get("pricing").is_none(), "{}", st[1]);
+    assert_eq!(rx.bad_signatures.load(Ordering::SeqCst), 0);
+}

@@ -60,6 +60,9 @@ pub trait Store: Send + Sync + 'static {
     /// One stored message by its sequence number, if its id is `id` (the caller decodes
     /// `seq` from the wamid; the id check refuses a forged or mistyped one).
     fn message(&self, seq: i64, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    /// One stored message by its sequence number, whatever its id (the server's own lookups,
+    /// such as a receipt's status webhook).
+    fn message_at(&self, seq: i64) -> Result<Option<MessageRecord>, StoreError>;
     /// Webhook events not yet delivered nor dead, in order.
     fn pending_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
     /// Webhook events, newest first, optionally of one state and before a `seq`.

@@ -1049,6 +1049,10 @@ impl Store for SqliteStore {
     }
 
     fn message(&self, seq: i64, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(self.message_at(seq)?.filter(|m| m.id == id))
+    }
+
+    fn message_at(&self, seq: i64) -> Result<Option<MessageRecord>, StoreError> {
         self.read(|c| {
             let Some((text, json)) = c
                 .query_row(
@@ -1067,9 +1071,6 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let mut m = crate::row::decode_message(seq, &text, json)?;
-            if m.id != id {
-                return Ok(None);
-            }
             let states: Option<Vec<u8>> = c
                 .query_row(
                     "SELECT states FROM receipt_states WHERE chunk = ?1",

@@ -204,6 +204,23 @@ impl Webhooks {
             .unwrap_or(0)
     }
 
+    /// Whether an app of the WABA's business would receive a `field` event now (has a
+    /// callback URL and subscribes to it): what [`Webhooks::prepare`] builds events for.
+    pub fn subscribed(&self, st: &AppState, waba_id: &str, field: &str) -> bool {
+        st.registry
+            .read()
+            .map(|r| {
+                r.waba_business(waba_id).is_some_and(|business| {
+                    r.apps.values().any(|a| {
+                        a.business_id == business
+                            && a.callback_url.is_some()
+                            && a.subscribed_to(field)
+                    })
+                })
+            })
+            .unwrap_or(false)
+    }
+
     /// Builds the event for every app of the WABA's business that has a callback URL: its
     /// outbox rows, queued (not yet deliverable) in creation order. `envelope` is called
     /// with each app's webhook API major version (`v24.0` → 24), once per distinct version,
