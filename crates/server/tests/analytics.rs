@@ -426,3 +426,63 @@ async fn malformed_expansions_get_error_100() {
     );
     app.stop().await;
 }
+
+/// A message counts as delivered once, even when its user switches to manual receipts after
+/// its delivery and read receipts were scheduled (the read then follows a delivery it knows
+/// was not the last).
+#[tokio::test]
+async fn a_message_counts_as_delivered_once_when_receipts_change_midway() {
+    let app = spawn_app_with(
+        "clock = \"virtual\"\nclock_start = \"2025-08-04T12:00:00Z\"",
+        None,
+    )
+    .await;
+    inbound(&app, USER, false).await;
+    let (s, _) = app
+        .admin(
+            &format!("/_sim/users/{USER}"),
+            json!({"receipts": "auto", "delivered_after": "1s", "read_after": "2s"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    reply(&app, USER).await;
+    // Switched before either receipt falls due: both were scheduled with the send.
+    let (s, _) = app
+        .admin(
+            &format!("/_sim/users/{USER}"),
+            json!({"receipts": "manual"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    app.advance("1h").await;
+    // The day in the WABA's own time zone: summed over the points of two UTC days.
+    let span = (ts("2025-08-03T00:00:00Z"), ts("2025-08-06T00:00:00Z"));
+    let counts = || async {
+        let (s, v) = app
+            .get(&format!(
+                "/v23.0/{WABA}?fields={}",
+                urlencode(&format!(
+                    "analytics.start({}).end({}).granularity(DAY)",
+                    span.0, span.1
+                ))
+            ))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let points = v["analytics"]["data_points"].as_array().unwrap().clone();
+        let sum = |k: &str| points.iter().map(|p| p[k].as_i64().unwrap()).sum::<i64>();
+        (sum("sent"), sum("delivered"))
+    };
+    let mut seen = (0, 0);
+    for _ in 0..100 {
+        seen = counts().await;
+        if seen.1 > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Let a second count, if any, land too.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    seen = (seen.0, counts().await.1);
+    assert_eq!(seen, (1, 1));
+    app.stop().await;
+}
