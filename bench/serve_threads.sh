@@ -2,7 +2,8 @@
 # Where the server's CPU goes, by thread (see BENCHMARKS.md): starts `openwaba serve` as
 # serve_load.sh does, drives it with wrk, and over an 8 s window reads each thread's user and
 # system time and context switches (/proc/PID/task), the box's idle time (/proc/stat) and
-# the bytes the process wrote (/proc/PID/io), per accepted send.
+# the bytes the process wrote (/proc/PID/io), per accepted send, and its resident memory at
+# the window's end (VmRSS: mostly the messages waiting for their receipts).
 # env: CONNS (128), BIN, USERS, RECEIPTS (auto); see serve_common.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ sends() { curl -s localhost:$PORT/metrics | awk '/^openwaba_sends_total/ && !/re
 S0=$(sends); snap > "$T/s0"; head -1 /proc/stat > "$T/p0"; cp /proc/$SERVER/io "$T/io0"; T0=$(date +%s.%N)
 sleep 8
 S1=$(sends); snap > "$T/s1"; head -1 /proc/stat > "$T/p1"; cp /proc/$SERVER/io "$T/io1"; T1=$(date +%s.%N)
+RSS=$(awk '/^VmRSS/ {print $2}' /proc/$SERVER/status)
 wait $WRK
 python3 - "$T" "$S0" "$S1" "$T0" "$T1" "$(getconf CLK_TCK)" <<'PY'
 import sys
@@ -55,5 +57,6 @@ io = [dict(l.split(": ") for l in open(f"{t}/io{i}").read().splitlines()) for i 
 print(f"  bytes written per send {(int(io[1]['wchar']) - int(io[0]['wchar'])) / n:.0f} "
       f"(sockets included), to storage {(int(io[1]['write_bytes']) - int(io[0]['write_bytes'])) / n:.0f}")
 PY
+echo "  resident memory ${RSS} kB"
 grep Requests/sec "$T/wrk"
 rm -rf "$T"
