@@ -685,7 +685,7 @@ async fn decide_and_record(
     } else {
         openwaba_engine::Delivery::Undeliverable
     };
-    let (record, commit, prepared, accepted, country) = {
+    let (record, commit, prepared, accepted, country, status_webhooks) = {
         let mut engine = engine
             .lock()
             .map_err(|_| GraphError::invalid_parameter("engine unavailable"))?;
@@ -777,6 +777,8 @@ async fn decide_and_record(
         };
         // The `sent` (or `failed`) webhook is written with the message.
         let mut prepared = crate::statuses::prepare(st, &record, kind, true, now);
+        // Whether an app takes this WABA's status webhooks: its receipts keep the message.
+        let status_webhooks = !prepared.writes.is_empty();
         let mut writes = std::mem::take(&mut prepared.writes);
         // The count, the ledger entry and the message follow: one allocation, not a growth.
         writes.reserve(3);
@@ -835,12 +837,19 @@ async fn decide_and_record(
         let accepted = (kind == StatusKind::Sent).then(|| record.clone());
         writes.push(Write::Message(record.clone()));
         // Enqueued under the WABA's lock, so the store keeps the engine's order.
-        (record, st.store.commit(writes), prepared, accepted, country)
+        (
+            record,
+            st.store.commit(writes),
+            prepared,
+            accepted,
+            country,
+            status_webhooks,
+        )
     };
     let stored = commit.await;
     prepared.committed(st, stored.is_ok());
     if let (Ok(()), Some(m)) = (&stored, accepted) {
-        crate::statuses::schedule_receipts(st, &m, country);
+        crate::statuses::schedule_receipts(st, &m, country, status_webhooks);
     }
     stored.map_err(|e| {
         tracing::error!(error = %e, "a message could not be stored");
@@ -1095,23 +1104,13 @@ mod tests {
     #[test]
     fn pricing_json_is_what_json_writes() {
         use openwaba_engine::{Category, PricingModel, PricingType};
-        let categories = [
-            Category::Marketing,
-            Category::Utility,
-            Category::Authentication,
-            Category::AuthenticationInternational,
-            Category::Service,
-            Category::ReferralConversion,
-            Category::BusinessInitiated,
-            Category::UserInitiated,
-        ];
         let types = [
             PricingType::Regular,
             PricingType::FreeCustomerService,
             PricingType::FreeEntryPoint,
             PricingType::FreeTier,
         ];
-        for category in categories {
+        for category in Category::ALL {
             for model in [PricingModel::Cbp, PricingModel::Pmp] {
                 for kind in types {
                     for billable in [true, false] {

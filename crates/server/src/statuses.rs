@@ -123,8 +123,15 @@ pub fn prepare(
 }
 
 /// After an accepted message committed: its receipts, as its recipient behaves. `country`
-/// is the recipient's ([`crate::ledger::country_text`]).
-pub fn schedule_receipts(st: &AppState, m: &Arc<MessageRecord>, country: ShortText) {
+/// is the recipient's ([`crate::ledger::country_text`]); `status_webhooks`: an app takes
+/// the WABA's status webhooks (the caller knows it from the `sent` event it just built), so
+/// the receipts keep the message to build theirs from.
+pub fn schedule_receipts(
+    st: &AppState,
+    m: &Arc<MessageRecord>,
+    country: ShortText,
+    status_webhooks: bool,
+) {
     if m.receipt.as_deref() != Some("sent") && m.receipt.as_deref() != Some("delivered") {
         return;
     }
@@ -139,8 +146,7 @@ pub fn schedule_receipts(st: &AppState, m: &Arc<MessageRecord>, country: ShortTe
         } => (delivered_after_ms, Some(read_after_ms)),
         Receipts::NeverRead { delivered_after_ms } => (delivered_after_ms, None),
     };
-    let keep_record = st.webhooks.subscribed(st, &m.waba_id, "messages");
-    let target = ReceiptTarget::of(m, country, keep_record);
+    let target = ReceiptTarget::of(m, country, status_webhooks);
     let receipt = |target, kind, due_ms, read_follows| {
         (
             Instant::from_millis(due_ms),
@@ -348,7 +354,8 @@ pub fn reschedule(st: &AppState) {
         Ok(v) => {
             for m in v {
                 let country = crate::ledger::country_of_record(&m);
-                schedule_receipts(st, &Arc::new(m), country);
+                let status_webhooks = st.webhooks.subscribed(st, &m.waba_id, "messages");
+                schedule_receipts(st, &Arc::new(m), country, status_webhooks);
             }
         }
         Err(e) => tracing::error!(error = %e, "owed receipts could not be read"),

@@ -67,6 +67,22 @@ async fn points(app: &TestApp, fields: &str) -> Vec<Value> {
         .clone()
 }
 
+/// `GET /{waba}?fields=analytics…`: the messaging counts of `span` (unix seconds) at
+/// `granularity`, the whole answer.
+async fn messaging(app: &TestApp, span: (i64, i64), granularity: &str) -> Value {
+    let (s, v) = app
+        .get(&format!(
+            "/v23.0/{WABA}?fields={}",
+            urlencode(&format!(
+                "analytics.start({}).end({}).granularity({granularity})",
+                span.0, span.1
+            ))
+        ))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -347,16 +363,7 @@ async fn analytics_on_a_known_traffic_set() {
 
     // Messaging counts: June 2023 sent and delivered (receipts not yet reported: the clock
     // is frozen, so only the sends count so far… except those delivered while it moved).
-    let (s, v) = app
-        .get(&format!(
-            "/v23.0/{WABA}?fields={}",
-            urlencode(&format!(
-                "analytics.start({}).end({}).granularity(MONTH)",
-                june.0, june.1
-            ))
-        ))
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let v = messaging(&app, june, "MONTH").await;
     let a = &v["analytics"];
     assert_eq!(a["granularity"], "MONTH");
     assert_eq!(a["phone_numbers"], json!([BUSINESS_NUMBER]));
@@ -458,16 +465,7 @@ async fn a_message_counts_as_delivered_once_when_receipts_change_midway() {
     // The day in the WABA's own time zone: summed over the points of two UTC days.
     let span = (ts("2025-08-03T00:00:00Z"), ts("2025-08-06T00:00:00Z"));
     let counts = || async {
-        let (s, v) = app
-            .get(&format!(
-                "/v23.0/{WABA}?fields={}",
-                urlencode(&format!(
-                    "analytics.start({}).end({}).granularity(DAY)",
-                    span.0, span.1
-                ))
-            ))
-            .await;
-        assert_eq!(s, 200, "{v}");
+        let v = messaging(&app, span, "DAY").await;
         let points = v["analytics"]["data_points"].as_array().unwrap().clone();
         let sum = |k: &str| points.iter().map(|p| p[k].as_i64().unwrap()).sum::<i64>();
         (sum("sent"), sum("delivered"))

@@ -122,6 +122,18 @@ fn statuses(r: &Receiver) -> Vec<Value> {
         .collect()
 }
 
+/// Adds an app of the business, at runtime, that takes only `messages` events at `url`.
+async fn add_messages_app(app: &TestApp, url: &str) {
+    let (s, b) = app
+        .admin(
+            "/_admin/apps",
+            json!({"business_id": BUSINESS, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN,
+                   "callback_url": url, "fields": "messages"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
 async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     for _ in 0..300 {
         if ok() {
@@ -644,14 +656,7 @@ async fn apps_receive_only_their_subscribed_fields() {
     let (url_all, rx_all) = spawn_receiver(receiver()).await;
     let (url_msgs, rx_msgs) = spawn_receiver(receiver()).await;
     let app = spawn_app_with("", Some(&url_all)).await;
-    let (s, b) = app
-        .admin(
-            "/_admin/apps",
-            json!({"business_id": BUSINESS, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN,
-                   "callback_url": url_msgs, "fields": "messages"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    add_messages_app(&app, &url_msgs).await;
     let (s, b) = app
         .admin(
             "/_admin/apps",
@@ -700,14 +705,7 @@ async fn an_app_that_subscribes_after_a_send_gets_its_receipts() {
     assert_eq!(s, 200, "{b}");
     let id = b["messages"][0]["id"].as_str().unwrap().to_owned();
     let (url, rx) = spawn_receiver(receiver()).await;
-    let (s, b) = app
-        .admin(
-            "/_admin/apps",
-            json!({"business_id": BUSINESS, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN,
-                   "callback_url": url, "fields": "messages"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    add_messages_app(&app, &url).await;
     app.advance("3s").await;
     wait_for("delivered and read", || statuses(&rx).len() == 2).await;
     let st = statuses(&rx);

@@ -172,6 +172,12 @@ fn backoff_ms(failed_attempts: usize) -> i64 {
     base + jitter
 }
 
+/// Whether app `a` receives `field` events of `business`'s WABAs: it is the business's, has
+/// a callback URL and subscribes to the field.
+fn takes(a: &openwaba_store::App, business: &str, field: &str) -> bool {
+    a.business_id == business && a.callback_url.is_some() && a.subscribed_to(field)
+}
+
 impl Webhooks {
     pub fn new(settings: WebhookSettings, last_seq: i64) -> Webhooks {
         let http = reqwest::Client::builder()
@@ -210,13 +216,8 @@ impl Webhooks {
         st.registry
             .read()
             .map(|r| {
-                r.waba_business(waba_id).is_some_and(|business| {
-                    r.apps.values().any(|a| {
-                        a.business_id == business
-                            && a.callback_url.is_some()
-                            && a.subscribed_to(field)
-                    })
-                })
+                r.waba_business(waba_id)
+                    .is_some_and(|business| r.apps.values().any(|a| takes(a, business, field)))
             })
             .unwrap_or(false)
     }
@@ -246,11 +247,7 @@ impl Webhooks {
                 let mut v: Vec<(String, u32)> = r
                     .apps
                     .values()
-                    .filter(|a| {
-                        a.business_id == business
-                            && a.callback_url.is_some()
-                            && a.subscribed_to(field)
-                    })
+                    .filter(|a| takes(a, business, field))
                     .map(|a| (a.id.clone(), payload::major_version(&a.webhook_version)))
                     .collect();
                 v.sort();
