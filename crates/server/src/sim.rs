@@ -570,12 +570,11 @@ pub async fn receipt(
     if !admin_authorized(&st, &headers) {
         return error_response(&GraphError::invalid_token());
     }
-    let kind = match kind.as_str() {
-        "delivered" => StatusKind::Delivered,
-        "read" => StatusKind::Read,
-        other => {
+    let kind = match StatusKind::parse(&kind) {
+        Some(k @ (StatusKind::Delivered | StatusKind::Read)) => k,
+        _ => {
             return error_response(&GraphError::invalid_value(format!(
-                "`{other}` is not a receipt: delivered or read"
+                "`{kind}` is not a receipt: delivered or read"
             )))
         }
     };

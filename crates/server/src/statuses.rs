@@ -57,12 +57,11 @@ impl ReceiptTarget {
             phone_number_id: m.phone_number_id.clone(),
             wa_id: m.wa_id.clone(),
             created_at: m.created_at,
-            stored: match m.receipt.as_deref() {
-                Some("sent") => Some(StatusKind::Sent),
-                Some("delivered") => Some(StatusKind::Delivered),
-                Some("read") => Some(StatusKind::Read),
-                _ => None,
-            },
+            stored: m
+                .receipt
+                .as_deref()
+                .and_then(StatusKind::parse)
+                .filter(|k| *k != StatusKind::Failed),
             country,
             record: keep_record.then(|| m.clone()),
         }

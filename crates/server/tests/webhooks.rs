@@ -693,8 +693,7 @@ async fn an_app_that_subscribes_after_a_send_gets_its_receipts() {
     // No app when the message is sent: its receipts wait without the message (statuses.rs),
     // and the app added before they fall due gets them built from the stored message.
     let app = spawn_app_with("clock = \"virtual\"", None).await;
-    app.admin("/_sim/messages", json!({"from": USER, "text": "oi"}))
-        .await;
+    app.user_writes(USER).await;
     let (s, b) = app
         .post(
             &format!("/v23.0/{PHONE}/messages"),
@@ -720,4 +719,47 @@ async fn an_app_that_subscribes_after_a_send_gets_its_receipts() {
     assert!(st[0]["pricing"].is_object(), "{}", st[0]);
     assert!(st[1].get("pricing").is_none(), "{}", st[1]);
     assert_eq!(rx.bad_signatures.load(Ordering::SeqCst), 0);
+}
+
+/// The simulated phone told to report a receipt: only `delivered` and `read` are receipts
+/// (`sent` is a status word too, but the phone does not send it); a receipt already
+/// reported is not news.
+#[tokio::test]
+async fn a_receipt_told_to_the_phone_must_be_delivered_or_read() {
+    let (url, rx) = spawn_receiver(receiver()).await;
+    let app = spawn_app_with("clock = \"virtual\"", Some(&url)).await;
+    let (s, v) = app
+        .admin(
+            &format!("/_sim/users/{USER}"),
+            json!({"receipts": "manual"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    app.user_writes(USER).await;
+    let (s, b) = app
+        .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "olá"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let id = b["messages"][0]["id"].as_str().unwrap().to_owned();
+    for word in ["sent", "failed", "READ", "bogus"] {
+        let (s, v) = app
+            .admin(&format!("/_sim/messages/{id}/{word}"), json!({}))
+            .await;
+        assert_eq!(s, 400, "{word}: {v}");
+        assert_graph_error(&v, 131_009);
+    }
+    let (s, v) = app
+        .admin(&format!("/_sim/messages/{id}/read"), json!({}))
+        .await;
+    assert_eq!((s, &v["reported"]), (200, &json!(true)), "{v}");
+    let (s, v) = app
+        .admin(&format!("/_sim/messages/{id}/read"), json!({}))
+        .await;
+    assert_eq!((s, &v["reported"]), (200, &json!(false)), "{v}");
+    wait_for("sent and read", || statuses(&rx).len() == 2).await;
+    let kinds: Vec<String> = statuses(&rx)
+        .iter()
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["sent", "read"]);
 }

@@ -40,6 +40,18 @@ impl StatusKind {
             StatusKind::Failed => "failed",
         }
     }
+
+    /// The kind named `s` ([`StatusKind::as_str`]'s word).
+    pub fn parse(s: &str) -> Option<StatusKind> {
+        [
+            StatusKind::Sent,
+            StatusKind::Delivered,
+            StatusKind::Read,
+            StatusKind::Failed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
 }
 
 /// The Graph API version of an app's webhooks, as a number (`v23.0` → 23).
@@ -231,4 +243,23 @@ pub fn template_status_value(
         v["reason"] = json!("NONE");
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_kind_parses_from_its_word_and_nothing_else() {
+        for k in [
+            StatusKind::Sent,
+            StatusKind::Delivered,
+            StatusKind::Read,
+            StatusKind::Failed,
+        ] {
+            assert_eq!(StatusKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(StatusKind::parse("Read"), None);
+        assert_eq!(StatusKind::parse(""), None);
+    }
 }
