@@ -445,22 +445,14 @@ async fn a_message_counts_as_delivered_once_when_receipts_change_midway() {
     )
     .await;
     inbound(&app, USER, false).await;
-    let (s, _) = app
-        .admin(
-            &format!("/_sim/users/{USER}"),
-            json!({"receipts": "auto", "delivered_after": "1s", "read_after": "2s"}),
-        )
-        .await;
-    assert_eq!(s, 200);
+    app.phone_behaves(
+        USER,
+        json!({"receipts": "auto", "delivered_after": "1s", "read_after": "2s"}),
+    )
+    .await;
     reply(&app, USER).await;
     // Switched before either receipt falls due: both were scheduled with the send.
-    let (s, _) = app
-        .admin(
-            &format!("/_sim/users/{USER}"),
-            json!({"receipts": "manual"}),
-        )
-        .await;
-    assert_eq!(s, 200);
+    app.phone_behaves(USER, json!({"receipts": "manual"})).await;
     app.advance("1h").await;
     // The day in the WABA's own time zone: summed over the points of two UTC days.
     let span = (ts("2025-08-03T00:00:00Z"), ts("2025-08-06T00:00:00Z"));

@@ -175,8 +175,7 @@ async fn a_burst_of_receipts_longer_than_one_locked_run_all_land() {
         let (phone, token, _) = businesses[i % 2];
         let user = format!("55119876{i:05}");
         let behaviour = json!({"receipts": "auto", "delivered_after": "1s", "read_after": "1s"});
-        let (s, v) = app.admin(&format!("/_sim/users/{user}"), behaviour).await;
-        assert_eq!(s, 200, "{v}");
+        app.phone_behaves(&user, behaviour).await;
         let inbound = format!("/_admin/phone_numbers/{phone}/inbound");
         let (s, v) = app.admin(&inbound, json!({"from": user})).await;
         assert_eq!(s, 200, "{v}");

@@ -37,13 +37,8 @@ fn phone_of(number: &str) -> &'static str {
 }
 
 async fn set_reachable(app: &TestApp, user: &str, reachable: bool) {
-    let (s, v) = app
-        .admin(
-            &format!("/_sim/users/{user}"),
-            json!({"reachable": reachable}),
-        )
+    app.phone_behaves(user, json!({"reachable": reachable}))
         .await;
-    assert_eq!(s, 200, "{v}");
 }
 
 /// Drives one replay-log event through the API; for a send, returns `(log id, wamid or the

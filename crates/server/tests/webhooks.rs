@@ -153,10 +153,11 @@ async fn the_local_loop_inbound_statuses_window_and_free_entry_point() {
     )
     .await;
     // Receipts only when the test says so (the clock is moved by hand).
-    let (s, _) = app
-        .admin(&format!("/_sim/users/{USER}"), json!({"receipts": "auto", "delivered_after": "1s", "read_after": "2s", "name": "Lucía"}))
-        .await;
-    assert_eq!(s, 200);
+    app.phone_behaves(
+        USER,
+        json!({"receipts": "auto", "delivered_after": "1s", "read_after": "2s", "name": "Lucía"}),
+    )
+    .await;
 
     // 1. The customer writes, with accents and an emoji.
     let (s, b) = app
@@ -728,13 +729,7 @@ async fn an_app_that_subscribes_after_a_send_gets_its_receipts() {
 async fn a_receipt_told_to_the_phone_must_be_delivered_or_read() {
     let (url, rx) = spawn_receiver(receiver()).await;
     let app = spawn_app_with("clock = \"virtual\"", Some(&url)).await;
-    let (s, v) = app
-        .admin(
-            &format!("/_sim/users/{USER}"),
-            json!({"receipts": "manual"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    app.phone_behaves(USER, json!({"receipts": "manual"})).await;
     app.user_writes(USER).await;
     let (s, b) = app
         .post(&format!("/v23.0/{PHONE}/messages"), text(USER, "olá"))

@@ -32,6 +32,14 @@ pub enum StatusKind {
 }
 
 impl StatusKind {
+    /// Every kind, in the order a message goes through them.
+    pub const ALL: [StatusKind; 4] = [
+        StatusKind::Sent,
+        StatusKind::Delivered,
+        StatusKind::Read,
+        StatusKind::Failed,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             StatusKind::Sent => "sent",
@@ -43,14 +51,7 @@ impl StatusKind {
 
     /// The kind named `s` ([`StatusKind::as_str`]'s word).
     pub fn parse(s: &str) -> Option<StatusKind> {
-        [
-            StatusKind::Sent,
-            StatusKind::Delivered,
-            StatusKind::Read,
-            StatusKind::Failed,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        StatusKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -251,12 +252,7 @@ mod tests {
 
     #[test]
     fn a_status_kind_parses_from_its_word_and_nothing_else() {
-        for k in [
-            StatusKind::Sent,
-            StatusKind::Delivered,
-            StatusKind::Read,
-            StatusKind::Failed,
-        ] {
+        for k in StatusKind::ALL {
             assert_eq!(StatusKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(StatusKind::parse("Read"), None);

@@ -299,6 +299,13 @@ impl TestApp {
         assert_eq!(s, 200);
     }
 
+    /// How `user`'s simulated phone behaves from now on (`POST /_sim/users/{user}`: receipts,
+    /// their delays, reachability, name).
+    pub async fn phone_behaves(&self, user: &str, behaviour: Value) {
+        let (s, v) = self.admin(&format!("/_sim/users/{user}"), behaviour).await;
+        assert_eq!(s, 200, "{v}");
+    }
+
     /// The stored record of a sent message.
     pub fn stored(&self, id: &str) -> openwaba_store::MessageRecord {
         self.running
