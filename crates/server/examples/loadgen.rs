@@ -3,6 +3,9 @@
 //! throughput but not the latency a steady load sees.
 //!
 //! usage: loadgen URL RATE_PER_S SECONDS USERS TOKEN
+//!
+//! With `LOADGEN_TRACE` set, it also prints every 100 ms window of due times whose p99 is
+//! over 5 ms, to tell a stall (a few consecutive windows far over) from a steady tail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,8 +55,9 @@ async fn main() {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                // Latency from when the request was due (includes queueing: no coordinated omission).
-                lat.push(due.elapsed().as_micros() as u64);
+                // Latency from when the request was due (includes queueing: no coordinated
+                // omission), with the window of its due time.
+                lat.push(((due - start).as_millis() as u64 / 100, due.elapsed().as_micros() as u64));
                 i += workers;
             }
             lat
@@ -63,6 +67,10 @@ async fn main() {
     for t in tasks {
         all.extend(t.await.unwrap());
     }
+    if std::env::var_os("LOADGEN_TRACE").is_some() {
+        trace(&all);
+    }
+    let mut all: Vec<u64> = all.into_iter().map(|(_, l)| l).collect();
     all.sort_unstable();
     let p = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -82,4 +90,26 @@ async fn main() {
         p(0.999),
         p(1.0)
     );
+}
+
+/// Prints the 100 ms windows (by due time) whose p99 latency is over 5 ms.
+fn trace(all: &[(u64, u64)]) {
+    let mut windows = std::collections::BTreeMap::<u64, Vec<u64>>::new();
+    for &(w, l) in all {
+        windows.entry(w).or_default().push(l);
+    }
+    for (w, mut l) in windows {
+        l.sort_unstable();
+        let p99 = l[l.len() * 99 / 100];
+        if p99 > 5_000 {
+            eprintln!(
+                "t={:.1}s n={} p50={:.1}ms p99={:.1}ms max={:.1}ms",
+                w as f64 / 10.0,
+                l.len(),
+                l[l.len() / 2] as f64 / 1000.0,
+                p99 as f64 / 1000.0,
+                l[l.len() - 1] as f64 / 1000.0
+            );
+        }
+    }
 }
