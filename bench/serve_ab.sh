@@ -10,44 +10,33 @@
 # USERS (200000: each user gets ~11 messages a round and earns ~14 back, under the pair limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "$0 needs wrk (Debian: apt-get install wrk)" >&2; exit 2; }
 DURATION=${DURATION:-8}
-USERS=${USERS:-200000}
+export USERS=${USERS:-200000}
 BIN_A=${BIN_A:-target/release/openwaba}
 BIN_B=${BIN_B:-target/release/openwaba}
+source bench/serve_common.sh
 cargo build --release -q -p openwaba-server --example hello
 PIDS=()
 DIRS=()
 WRK_OUT=$(mktemp)
-trap 'kill ${PIDS[@]} 2>/dev/null || true; rm -rf "${DIRS[@]}" "$WRK_OUT"' EXIT
-# start PORT BIN ENV: a server with the benchmark's ids and tokens, USERS users prepared.
-start() {
-  local dir; dir=$(mktemp -d); DIRS+=("$dir")
-  env $3 OPENWABA_ACCESS_TOKEN=bench-token OPENWABA_ADMIN_TOKEN=bench-admin \
-    OPENWABA_WABA_ID=200000000000001 OPENWABA_PHONE_NUMBER_ID=300000000000001 \
-    OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
-    "$2" serve --listen 127.0.0.1:$1 --data-dir "$dir" >/dev/null &
-  PIDS+=($!)
-  for _ in $(seq 100); do curl -sf localhost:$1/healthz >/dev/null && break; sleep 0.1; done
-  python3 bench/prepare_users.py $1 $USERS
-}
+ROWS=$(mktemp)
+trap 'kill ${PIDS[@]} 2>/dev/null || true; rm -rf "${DIRS[@]}" "$WRK_OUT" "$ROWS"' EXIT
+start() { launch_server "$@"; PIDS+=($LAUNCHED); DIRS+=("$LAUNCHED_DIR"); }
 start 4987 "$BIN_A" "${ENV_A:-}"
 start 4989 "$BIN_B" "${ENV_B:-}"
 target/release/examples/hello 4988 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -sf -X POST localhost:4988/ >/dev/null && break; sleep 0.1; done
 wrk_run() { OPENWABA_USERS=$USERS wrk -t2 -c$1 -d${DURATION}s -s bench/send.lua "$2" > "$WRK_OUT"; }
-accepted() { curl -s localhost:$1/metrics | awk '/^openwaba_sends_total/ && !/rejected/ {s+=$2} END {print s+0}'; }
 # ours PORT CONNS: accepted sends per second over one wrk run, then the receipts' pause.
 ours() {
-  local before; before=$(accepted $1)
+  local before; before=$(accepted_sends $1)
   wrk_run $2 http://127.0.0.1:$1/v23.0/300000000000001/messages
   local mark=""; [ "$(awk '/Non-2xx/ {n=$NF} END {print n+0}' "$WRK_OUT")" -gt 0 ] && mark="!"
-  echo "$(( ($(accepted $1) - before) / DURATION ))$mark"
+  echo "$(( ($(accepted_sends $1) - before) / DURATION ))$mark"
   # Receipts fall due 1 s and 3 s after a send: let them pass before the next run.
   sleep 4
 }
-ROWS=$(mktemp)
 echo "   round connections         A         B hello-world   share-A  share-B"
 for R in $(seq ${ROUNDS:-3}); do
   for C in ${CONNS_LIST:-128 256}; do
@@ -68,4 +57,3 @@ ba = [r[2] / r[1] for r in rows]
 print(f"   median share: A {100 * statistics.median(a):.1f}%, B {100 * statistics.median(b):.1f}%;"
       f" B/A median {statistics.median(ba):.3f} (range {min(ba):.3f}-{max(ba):.3f}), {len(rows)} pairs")
 PY
-rm -f "$ROWS"

@@ -1,7 +1,7 @@
-# Sourced by serve_load.sh and serve_cpu.sh: starts `openwaba serve` on a fresh data
-# directory with the benchmark's fixed ids and tokens and a throughput limit out of the way,
-# then prepares USERS simulated users (opt-in, open window; receipts as RECEIPTS says).
-# Sets SERVER (pid) and DATA; the caller's EXIT trap must `stop_server`.
+# Sourced by the serve_* benchmarks: starts `openwaba serve` on a fresh data directory with
+# the benchmark's fixed ids and tokens and a throughput limit out of the way, then prepares
+# USERS simulated users (opt-in, open window; receipts as RECEIPTS says).
+# start_server sets SERVER (pid) and DATA; the caller's EXIT trap must `stop_server`.
 # env: USERS, PORT, BIN, RECEIPTS (auto|manual)
 command -v wrk >/dev/null || { echo "$0 needs wrk (Debian: apt-get install wrk)" >&2; exit 2; }
 USERS=${USERS:-50000}
@@ -9,19 +9,38 @@ PORT=${PORT:-4987}
 BIN=${BIN:-target/release/openwaba}
 RECEIPTS=${RECEIPTS:-auto}
 
+# launch_server PORT BIN [ENV]: one server (ENV: extra "NAME=value ..." for its environment)
+# with USERS users prepared; sets LAUNCHED (pid) and LAUNCHED_DIR (its data directory), which
+# the caller must kill and remove.
+launch_server() {
+  LAUNCHED_DIR=$(mktemp -d)
+  # shellcheck disable=SC2086 # ENV is a list of assignments, split on purpose
+  env ${3:-} OPENWABA_ACCESS_TOKEN=bench-token OPENWABA_ADMIN_TOKEN=bench-admin \
+    OPENWABA_WABA_ID=200000000000001 OPENWABA_PHONE_NUMBER_ID=300000000000001 \
+    OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
+    "$2" serve --listen 127.0.0.1:$1 --data-dir "$LAUNCHED_DIR" >/dev/null &
+  LAUNCHED=$!
+  for _ in $(seq 100); do curl -sf localhost:$1/healthz >/dev/null && break; sleep 0.1; done
+  curl -sf localhost:$1/healthz >/dev/null \
+    || { echo "$0: $2 did not answer on port $1 within 10 s" >&2
+         kill $LAUNCHED 2>/dev/null; rm -rf "$LAUNCHED_DIR"; return 1; }
+  if [ "$RECEIPTS" = auto ]; then python3 bench/prepare_users.py $1 $USERS
+  else python3 bench/prepare_users.py $1 $USERS --receipts "$RECEIPTS"; fi
+}
+
 start_server() {
-  DATA=$(mktemp -d)
-  OPENWABA_ACCESS_TOKEN=bench-token OPENWABA_ADMIN_TOKEN=bench-admin \
-  OPENWABA_WABA_ID=200000000000001 OPENWABA_PHONE_NUMBER_ID=300000000000001 \
-  OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
-    "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >/dev/null &
-  SERVER=$!
-  for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
-  if [ "$RECEIPTS" = auto ]; then python3 bench/prepare_users.py $PORT $USERS
-  else python3 bench/prepare_users.py $PORT $USERS --receipts "$RECEIPTS"; fi
+  launch_server $PORT "$BIN"
+  SERVER=$LAUNCHED
+  DATA=$LAUNCHED_DIR
 }
 
 stop_server() {
   kill ${SERVER:-} 2>/dev/null || true
   rm -rf "${DATA:-}"
+}
+
+# accepted_sends PORT: the server's accepted sends so far (from /metrics; refusals excluded,
+# so a run that trips a limit is not counted as throughput).
+accepted_sends() {
+  curl -s localhost:$1/metrics | awk '/^openwaba_sends_total/ && !/rejected/ {s+=$2} END {print s+0}'
 }

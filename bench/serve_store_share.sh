@@ -32,13 +32,12 @@ start_server
 wrk_run() { OPENWABA_USERS=$USERS wrk -t2 -c$1 -d${DURATION}s -s bench/send.lua "$2" > "$WRK_OUT"; }
 # Answers that were not 200 in the last wrk run.
 refused() { awk '/Non-2xx/ {n=$NF} END {print n+0}' "$WRK_OUT"; }
-accepted() { curl -s localhost:$PORT/metrics | awk '/^openwaba_sends_total/ && !/rejected/ {s+=$2} END {print s+0}'; }
 # openwaba's accepted sends per second over a wrk run; a `!` if any answer was refused.
 ours() {
-  local before; before=$(accepted)
+  local before; before=$(accepted_sends $PORT)
   wrk_run $1 http://127.0.0.1:$PORT/v23.0/300000000000001/messages
   local mark=""; [ "$(refused)" -gt 0 ] && mark="!"
-  echo "$(( ($(accepted) - before) / DURATION ))$mark"
+  echo "$(( ($(accepted_sends $PORT) - before) / DURATION ))$mark"
 }
 echo "   round connections  store-on store-off hello-world  share-on share-off"
 for R in $(seq ${ROUNDS:-3}); do

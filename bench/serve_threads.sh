@@ -22,10 +22,9 @@ snap() {
       $(awk '/^voluntary_ctxt/ {v=$2} /^nonvoluntary_ctxt/ {n=$2} END {print v, n}' "$f/status")"
   done
 }
-sends() { curl -s localhost:$PORT/metrics | awk '/^openwaba_sends_total/ && !/rejected/ {s+=$2} END {print s}'; }
-S0=$(sends); snap > "$T/s0"; head -1 /proc/stat > "$T/p0"; cp /proc/$SERVER/io "$T/io0"; T0=$(date +%s.%N)
+S0=$(accepted_sends $PORT); snap > "$T/s0"; head -1 /proc/stat > "$T/p0"; cp /proc/$SERVER/io "$T/io0"; T0=$(date +%s.%N)
 sleep 8
-S1=$(sends); snap > "$T/s1"; head -1 /proc/stat > "$T/p1"; cp /proc/$SERVER/io "$T/io1"; T1=$(date +%s.%N)
+S1=$(accepted_sends $PORT); snap > "$T/s1"; head -1 /proc/stat > "$T/p1"; cp /proc/$SERVER/io "$T/io1"; T1=$(date +%s.%N)
 RSS=$(awk '/^VmRSS/ {print $2}' /proc/$SERVER/status)
 wait $WRK
 python3 - "$T" "$S0" "$S1" "$T0" "$T1" "$(getconf CLK_TCK)" <<'PY'
