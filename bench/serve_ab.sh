@@ -27,13 +27,9 @@ start 4989 "$BIN_B" "${ENV_B:-}"
 target/release/examples/hello 4988 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -sf -X POST localhost:4988/ >/dev/null && break; sleep 0.1; done
-wrk_run() { OPENWABA_USERS=$USERS wrk -t2 -c$1 -d${DURATION}s -s bench/send.lua "$2" > "$WRK_OUT"; }
 # ours PORT CONNS: accepted sends per second over one wrk run, then the receipts' pause.
 ours() {
-  local before; before=$(accepted_sends $1)
-  wrk_run $2 http://127.0.0.1:$1/v23.0/300000000000001/messages
-  local mark=""; [ "$(awk '/Non-2xx/ {n=$NF} END {print n+0}' "$WRK_OUT")" -gt 0 ] && mark="!"
-  echo "$(( ($(accepted_sends $1) - before) / DURATION ))$mark"
+  accepted_rate "$@"
   # Receipts fall due 1 s and 3 s after a send: let them pass before the next run.
   sleep 4
 }
@@ -41,8 +37,7 @@ echo "   round connections         A         B hello-world   share-A  share-B"
 for R in $(seq ${ROUNDS:-3}); do
   for C in ${CONNS_LIST:-128 256}; do
     A=$(ours 4987 $C); B=$(ours 4989 $C)
-    wrk_run $C http://127.0.0.1:4988/v23.0/300000000000001/messages
-    BASE=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$WRK_OUT")
+    BASE=$(hello_rate $C)
     echo "$C ${A%!} ${B%!} $BASE" >> "$ROWS"
     awk -v r=$R -v c=$C -v a=$A -v b=$B -v h=$BASE 'BEGIN {
       printf "   %5d %11d %9s %9s %11d %8.1f%% %7.1f%%\n", r, c, a, b, h, 100*a/h, 100*b/h }'

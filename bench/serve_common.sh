@@ -44,3 +44,29 @@ stop_server() {
 accepted_sends() {
   curl -s localhost:$1/metrics | awk '/^openwaba_sends_total/ && !/rejected/ {s+=$2} END {print s+0}'
 }
+
+# wrk_run CONNS URL: wrk with send.lua for DURATION seconds against URL, its output in WRK_OUT
+# (which the caller makes and removes).
+wrk_run() {
+  OPENWABA_USERS=$USERS wrk -t2 -c$1 -d${DURATION}s --latency -s bench/send.lua "$2" > "$WRK_OUT"
+}
+
+# refused: the answers of the last wrk_run that were not 200.
+refused() { awk '/Non-2xx/ {n=$NF} END {print n+0}' "$WRK_OUT"; }
+
+# accepted_rate PORT CONNS: the accepted sends per second of one wrk_run against the server
+# on PORT, from its /metrics, so that refused answers (cheaper than a send) never count as
+# throughput; followed by a `!` when some answers were refused.
+accepted_rate() {
+  local before mark=""; before=$(accepted_sends $1)
+  wrk_run $2 http://127.0.0.1:$1/v23.0/300000000000001/messages
+  [ "$(refused)" -gt 0 ] && mark="!"
+  echo "$(( ($(accepted_sends $1) - before) / DURATION ))$mark"
+}
+
+# hello_rate CONNS: the bare axum hello-world's requests per second (on port 4988) over one
+# wrk_run.
+hello_rate() {
+  wrk_run $1 http://127.0.0.1:4988/v23.0/300000000000001/messages
+  awk '/^Requests\/sec/ {printf "%d", $2}' "$WRK_OUT"
+}

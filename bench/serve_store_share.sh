@@ -29,16 +29,7 @@ HELLO=$!
 WRK_OUT=$(mktemp)
 trap 'kill $HELLO 2>/dev/null || true; stop_server; rm -f "$FLAG" "$WRK_OUT"' EXIT
 start_server
-wrk_run() { OPENWABA_USERS=$USERS wrk -t2 -c$1 -d${DURATION}s -s bench/send.lua "$2" > "$WRK_OUT"; }
-# Answers that were not 200 in the last wrk run.
-refused() { awk '/Non-2xx/ {n=$NF} END {print n+0}' "$WRK_OUT"; }
-# openwaba's accepted sends per second over a wrk run; a `!` if any answer was refused.
-ours() {
-  local before; before=$(accepted_sends $PORT)
-  wrk_run $1 http://127.0.0.1:$PORT/v23.0/300000000000001/messages
-  local mark=""; [ "$(refused)" -gt 0 ] && mark="!"
-  echo "$(( ($(accepted_sends $PORT) - before) / DURATION ))$mark"
-}
+ours() { accepted_rate $PORT $1; }
 echo "   round connections  store-on store-off hello-world  share-on share-off"
 for R in $(seq ${ROUNDS:-3}); do
   for C in ${CONNS_LIST:-64 128 256}; do
@@ -46,8 +37,7 @@ for R in $(seq ${ROUNDS:-3}); do
     touch "$FLAG"; OFF=$(ours $C); rm -f "$FLAG"
     # Receipts fall due 1 s and 3 s after a send: let them pass before the baseline runs.
     sleep 4
-    wrk_run $C http://127.0.0.1:4988/v23.0/300000000000001/messages
-    BASE=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$WRK_OUT")
+    BASE=$(hello_rate $C)
     awk -v r=$R -v c=$C -v on=$ON -v off=$OFF -v b=$BASE 'BEGIN {
       printf "   %5d %11d %9s %9s %11d %8.1f%% %8.1f%%\n", r, c, on, off, b, 100*on/b, 100*off/b }'
   done
