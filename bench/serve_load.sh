@@ -6,7 +6,8 @@
 # synchronous=FULL) are on. openwaba's figure is its accepted sends (from /metrics): a
 # refused answer is cheaper than a send and never counts. USERS defaults to 200,000 here so
 # that the whole run stays under the pair rate limit (131056: a burst of 45 per user, then
-# one each 6 s), which 50,000 users trip past ~100k sends/s. env: DURATION (10, seconds), RATES ("5000 10000"), CONNS_LIST
+# one each 6 s), which 50,000 users trip past ~100k sends/s.
+# env: DURATION (10, seconds; "10s" is read as 10), RATES ("5000 10000"), CONNS_LIST
 # ("64 128 256 512 1024"), and those of serve_common.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -460,10 +460,10 @@ impl<'de> Envelope<'de> {
 /// BENCHMARKS.md, thirteenth session). A body that is not goes to the `Value` parse of its
 /// bytes, whose error text names the bad byte's line and column.
 fn read_envelope(body: &[u8]) -> Res<Envelope<'_>> {
-    if let Ok(Root(envelope)) = std::str::from_utf8(body)
-        .map_err(de::Error::custom)
-        .and_then(serde_json::from_str::<Root<'_>>)
-    {
+    let direct = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Root<'_>>(text).ok());
+    if let Some(Root(envelope)) = direct {
         return Ok(envelope);
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
