@@ -15,7 +15,6 @@ export USERS=${USERS:-200000}
 BIN_A=${BIN_A:-target/release/openwaba}
 BIN_B=${BIN_B:-target/release/openwaba}
 source bench/serve_common.sh
-cargo build --release -q -p openwaba-server --example hello
 PIDS=()
 DIRS=()
 WRK_OUT=$(mktemp)
@@ -24,9 +23,8 @@ trap 'kill ${PIDS[@]} 2>/dev/null || true; rm -rf "${DIRS[@]}" "$WRK_OUT" "$ROWS
 start() { launch_server "$@"; PIDS+=($LAUNCHED); DIRS+=("$LAUNCHED_DIR"); }
 start 4987 "$BIN_A" "${ENV_A:-}"
 start 4989 "$BIN_B" "${ENV_B:-}"
-target/release/examples/hello 4988 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf -X POST localhost:4988/ >/dev/null && break; sleep 0.1; done
+start_hello
+PIDS+=($HELLO)
 # ours PORT CONNS: accepted sends per second over one wrk run, then the receipts' pause.
 ours() {
   accepted_rate "$@"

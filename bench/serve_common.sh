@@ -8,17 +8,21 @@ USERS=${USERS:-50000}
 PORT=${PORT:-4987}
 BIN=${BIN:-target/release/openwaba}
 RECEIPTS=${RECEIPTS:-auto}
+# The server's fixed ids and tokens, and a throughput limit out of the way, as `env`
+# arguments (serve_instructions.sh starts its server under valgrind with them too).
+SERVER_ENV="OPENWABA_ACCESS_TOKEN=bench-token OPENWABA_ADMIN_TOKEN=bench-admin
+  OPENWABA_WABA_ID=200000000000001 OPENWABA_PHONE_NUMBER_ID=300000000000001
+  OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn"
+# The bare axum hello-world, the baseline of every share.
+HELLO_PORT=4988
 
 # launch_server PORT BIN [ENV]: one server (ENV: extra "NAME=value ..." for its environment)
 # with USERS users prepared; sets LAUNCHED (pid) and LAUNCHED_DIR (its data directory), which
 # the caller must kill and remove.
 launch_server() {
   LAUNCHED_DIR=$(mktemp -d)
-  # shellcheck disable=SC2086 # ENV is a list of assignments, split on purpose
-  env ${3:-} OPENWABA_ACCESS_TOKEN=bench-token OPENWABA_ADMIN_TOKEN=bench-admin \
-    OPENWABA_WABA_ID=200000000000001 OPENWABA_PHONE_NUMBER_ID=300000000000001 \
-    OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
-    "$2" serve --listen 127.0.0.1:$1 --data-dir "$LAUNCHED_DIR" >/dev/null &
+  # shellcheck disable=SC2086 # ENV and SERVER_ENV are lists of assignments, split on purpose
+  env ${3:-} $SERVER_ENV "$2" serve --listen 127.0.0.1:$1 --data-dir "$LAUNCHED_DIR" >/dev/null &
   LAUNCHED=$!
   for _ in $(seq 100); do curl -sf localhost:$1/healthz >/dev/null && break; sleep 0.1; done
   curl -sf localhost:$1/healthz >/dev/null \
@@ -32,6 +36,18 @@ start_server() {
   launch_server $PORT "$BIN"
   SERVER=$LAUNCHED
   DATA=$LAUNCHED_DIR
+}
+
+# start_hello: builds the hello-world and starts it on HELLO_PORT; sets HELLO (pid), which
+# the caller's EXIT trap must kill.
+start_hello() {
+  cargo build --release -q -p openwaba-server --example hello
+  target/release/examples/hello $HELLO_PORT &
+  HELLO=$!
+  for _ in $(seq 100); do curl -sf -X POST localhost:$HELLO_PORT/ >/dev/null && break; sleep 0.1; done
+  curl -sf -X POST localhost:$HELLO_PORT/ >/dev/null \
+    || { echo "$0: the hello-world did not answer on port $HELLO_PORT within 10 s" >&2
+         kill $HELLO 2>/dev/null; return 1; }
 }
 
 stop_server() {
@@ -64,9 +80,8 @@ accepted_rate() {
   echo "$(( ($(accepted_sends $1) - before) / DURATION ))$mark"
 }
 
-# hello_rate CONNS: the bare axum hello-world's requests per second (on port 4988) over one
-# wrk_run.
+# hello_rate CONNS: the hello-world's requests per second over one wrk_run.
 hello_rate() {
-  wrk_run $1 http://127.0.0.1:4988/v23.0/300000000000001/messages
+  wrk_run $1 http://127.0.0.1:$HELLO_PORT/v23.0/300000000000001/messages
   awk '/^Requests\/sec/ {printf "%d", $2}' "$WRK_OUT"
 }

@@ -16,13 +16,12 @@ OPENWABA_USERS=$USERS wrk -t2 -c${CONNS:-64} -d16s --latency -s bench/send.lua \
   http://127.0.0.1:$PORT/v23.0/300000000000001/messages > "$OUT" &
 WRK=$!
 sleep 3
-sends() { curl -s localhost:$PORT/metrics | awk '/^openwaba_sends_total/ && !/rejected/ {s+=$2} END {print s}'; }
 ticks() { local t=0; for f in /proc/$SERVER/task/*/stat; do t=$((t + $(awk '{print $14+$15}' "$f"))); done; echo $t; }
-S0=$(sends); C0=$(ticks); T0=$(date +%s.%N)
+S0=$(accepted_sends $PORT); C0=$(ticks); T0=$(date +%s.%N)
 if [ -n "${PERF:-}" ]; then
   perf record -F 499 --call-graph dwarf,16384 -o /tmp/openwaba-serve.perf -p $SERVER -- sleep 8 >/dev/null 2>&1
 else sleep 8; fi
-S1=$(sends); C1=$(ticks); T1=$(date +%s.%N)
+S1=$(accepted_sends $PORT); C1=$(ticks); T1=$(date +%s.%N)
 HZ=$(getconf CLK_TCK)
 python3 -c "
 dt=$T1-$T0; n=$S1-$S0; cores=($C1-$C0)/$HZ/dt

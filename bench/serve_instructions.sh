@@ -11,32 +11,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "$0 needs valgrind (Debian: apt-get install valgrind)" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "$0 needs wrk (Debian: apt-get install wrk)" >&2; exit 2; }
 BIN=${BIN:-target/release/openwaba}
 USERS=${USERS:-2000}
 PORT=${PORT:-4991}
+source bench/serve_common.sh
 OUT=${OUT:-$(mktemp /tmp/openwaba-callgrind.XXXXXX)}
 DATA=$(mktemp -d)
-OPENWABA_ACCESS_TOKEN=bench-token OPENWABA_ADMIN_TOKEN=bench-admin \
-OPENWABA_WABA_ID=200000000000001 OPENWABA_PHONE_NUMBER_ID=300000000000001 \
-OPENWABA_THROUGHPUT_MPS=1000000 OPENWABA_LOG=warn \
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" \
+# shellcheck disable=SC2086 # SERVER_ENV is a list of assignments, split on purpose
+env $SERVER_ENV valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" \
   "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$DATA" >/dev/null 2>"$OUT.log" &
 VG=$!
 trap 'kill $VG 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 300); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.2; done
 python3 bench/prepare_users.py $PORT $USERS
-sends() { curl -s localhost:$PORT/metrics | awk '/^openwaba_sends_total/ && !/rejected/ {s+=$2} END {print s}'; }
 # The preparation's own receipts fall due first.
 sleep 5
-S0=$(sends)
+S0=$(accepted_sends $PORT)
 callgrind_control -i on $VG >/dev/null
 OPENWABA_USERS=$USERS wrk -t1 -c16 -d${DURATION:-20s} -s bench/send.lua \
   http://127.0.0.1:$PORT/v23.0/300000000000001/messages >/dev/null
 # Each send's delivered and read receipts (1 s and 3 s later) are part of its cost.
 sleep 6
 callgrind_control -i off $VG >/dev/null
-S1=$(sends)
+S1=$(accepted_sends $PORT)
 kill $VG; wait $VG || true
 N=$((S1 - S0))
 callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null | awk -v n=$N '

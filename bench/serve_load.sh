@@ -35,13 +35,10 @@ done
 # count that is: on the thirteenth session's box openwaba kept rising up to 1,024 (its
 # `fdatasync` waits hidden behind more requests in flight) while the hello-world peaked at
 # 256; on earlier boxes both fell past 256. Peak against peak gives each server its own best.
-cargo build --release -q -p openwaba-server --example hello
-target/release/examples/hello 4988 &
-HELLO=$!
 WRK_LOG=$(mktemp)
 WRK_OUT=$(mktemp)
-trap 'kill $HELLO 2>/dev/null || true; stop_server; rm -f "$WRK_LOG" "$WRK_OUT"' EXIT
-for _ in $(seq 100); do curl -sf -X POST localhost:4988/ >/dev/null && break; sleep 0.1; done
+trap 'kill ${HELLO:-} 2>/dev/null || true; stop_server; rm -f "$WRK_LOG" "$WRK_OUT"' EXIT
+start_hello
 SUMMARY=""
 for C in ${CONNS_LIST:-64 128 256 512 1024}; do
   echo "== $C connections, ${DURATION}s: openwaba serve, then the bare axum hello-world"

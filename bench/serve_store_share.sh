@@ -19,15 +19,13 @@ DURATION=${DURATION:-8}
 export USERS=${USERS:-200000}
 cargo build --release -q --target-dir target/bench-skip -p openwaba -p openwaba-store \
   --features openwaba-store/bench-skip-writes
-cargo build --release -q -p openwaba-server --example hello
 BIN=target/bench-skip/release/openwaba
 FLAG=$(mktemp -u /tmp/openwaba-skip-writes.XXXXXX)
 export OPENWABA_BENCH_SKIP_WRITES_FLAG=$FLAG
 source bench/serve_common.sh
-target/release/examples/hello 4988 &
-HELLO=$!
 WRK_OUT=$(mktemp)
-trap 'kill $HELLO 2>/dev/null || true; stop_server; rm -f "$FLAG" "$WRK_OUT"' EXIT
+trap 'kill ${HELLO:-} 2>/dev/null || true; stop_server; rm -f "$FLAG" "$WRK_OUT"' EXIT
+start_hello
 start_server
 ours() { accepted_rate $PORT $1; }
 echo "   round connections  store-on store-off hello-world  share-on share-off"
