@@ -2,7 +2,8 @@
 # the benchmark's fixed ids and tokens and a throughput limit out of the way, then prepares
 # USERS simulated users (opt-in, open window; receipts as RECEIPTS says).
 # start_server sets SERVER (pid) and DATA; the caller's EXIT trap must `stop_server`.
-# env: USERS, PORT, BIN, RECEIPTS (auto|manual)
+# env: USERS, PORT, BIN, RECEIPTS (auto|manual), SERVER_LOG (where the servers' logs go;
+# /dev/null by default; with OPENWABA_LOG=warn they hold the store's slow steps)
 command -v wrk >/dev/null || { echo "$0 needs wrk (Debian: apt-get install wrk)" >&2; exit 2; }
 USERS=${USERS:-50000}
 PORT=${PORT:-4987}
@@ -22,7 +23,7 @@ HELLO_PORT=4988
 launch_server() {
   LAUNCHED_DIR=$(mktemp -d)
   # shellcheck disable=SC2086 # ENV and SERVER_ENV are lists of assignments, split on purpose
-  env ${3:-} $SERVER_ENV "$2" serve --listen 127.0.0.1:$1 --data-dir "$LAUNCHED_DIR" >/dev/null &
+  env ${3:-} $SERVER_ENV "$2" serve --listen 127.0.0.1:$1 --data-dir "$LAUNCHED_DIR" >>"${SERVER_LOG:-/dev/null}" &
   LAUNCHED=$!
   for _ in $(seq 100); do curl -sf localhost:$1/healthz >/dev/null && break; sleep 0.1; done
   curl -sf localhost:$1/healthz >/dev/null \

@@ -384,6 +384,10 @@ impl SqliteStore {
 
 /// Copies the WAL into the database every 200 ms without blocking the writer (PASSIVE), so
 /// commits never wait for a checkpoint: measured, inline checkpoints were the p99 (~50 ms).
+/// Why 200 ms (BENCHMARKS.md, fourteenth session, on a virtio disk where a commit's flush
+/// waits behind a checkpoint's): every 50 ms gave fewer slow commits and a lower typical p99
+/// at 10,000 sends/s, but 11% less throughput (hot pages copied four times as often); every
+/// 1,000 ms changed neither clearly.
 /// After each round it raises `caught_up` for the writer (see [`writer_loop`]). Stops when the
 /// database can no longer be reached.
 fn checkpointer(c: Connection, caught_up: Arc<AtomicBool>) {
@@ -392,13 +396,31 @@ fn checkpointer(c: Connection, caught_up: Arc<AtomicBool>) {
         // The second pass copies only what was committed during the first, so the writer,
         // which acts within a batch of the signal, is left with almost nothing.
         for _ in 0..2 {
+            let started = std::time::Instant::now();
             if c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                 .is_err()
             {
                 return;
             }
+            warn_if_slow("checkpoint", started, 0);
         }
         caught_up.store(true, Ordering::Release);
+    }
+}
+
+/// A store step longer than this is logged: a send waits for its commit, so a slow one is
+/// a latency spike the operator should be able to tell from the network's.
+const SLOW_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+
+fn warn_if_slow(step: &'static str, started: std::time::Instant, jobs: usize) {
+    let took = started.elapsed();
+    if took >= SLOW_STEP {
+        tracing::warn!(
+            step,
+            took_ms = took.as_millis() as u64,
+            jobs,
+            "slow store step"
+        );
     }
 }
 
@@ -430,11 +452,13 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let result = if skip_writes.is_on() {
             Ok(())
         } else {
             apply(&mut c, &batch, &mut state)
         };
+        warn_if_slow("commit", started, batch.len());
         match result {
             Ok(()) => {
                 for j in batch {
@@ -453,7 +477,9 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
         // writer everything committed since (measured: 6-9k pages, 7-13 ms under full load).
         if caught_up.swap(false, Ordering::Acquire) && last_reset.elapsed() >= WAL_RESET_INTERVAL {
             // A failure here only leaves the WAL longer; the background checkpointer goes on.
+            let started = std::time::Instant::now();
             let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            warn_if_slow("WAL reset", started, 0);
             last_reset = std::time::Instant::now();
         }
     }
