@@ -384,12 +384,13 @@ impl SqliteStore {
 
 /// Copies the WAL into the database every 200 ms without blocking the writer (PASSIVE), so
 /// commits never wait for a checkpoint: measured, inline checkpoints were the p99 (~50 ms).
+/// After each round it raises `caught_up` for the writer (see [`writer_loop`]). Stops when the
+/// database can no longer be reached.
+///
 /// Why 200 ms (BENCHMARKS.md, fourteenth session, on a virtio disk where a commit's flush
 /// waits behind a checkpoint's): every 50 ms gave fewer slow commits and a lower typical p99
 /// at 10,000 sends/s, but 11% less throughput (hot pages copied four times as often); every
 /// 1,000 ms changed neither clearly.
-/// After each round it raises `caught_up` for the writer (see [`writer_loop`]). Stops when the
-/// database can no longer be reached.
 fn checkpointer(c: Connection, caught_up: Arc<AtomicBool>) {
     loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -402,7 +403,7 @@ fn checkpointer(c: Connection, caught_up: Arc<AtomicBool>) {
             {
                 return;
             }
-            warn_if_slow("checkpoint", started, 0);
+            warn_if_slow("checkpoint", started, None);
         }
         caught_up.store(true, Ordering::Release);
     }
@@ -412,13 +413,14 @@ fn checkpointer(c: Connection, caught_up: Arc<AtomicBool>) {
 /// a latency spike the operator should be able to tell from the network's.
 const SLOW_STEP: std::time::Duration = std::time::Duration::from_millis(20);
 
-fn warn_if_slow(step: &'static str, started: std::time::Instant, jobs: usize) {
+/// `jobs`: the jobs a commit answered (a checkpoint has none, and logs no such field).
+fn warn_if_slow(step: &'static str, started: std::time::Instant, jobs: Option<usize>) {
     let took = started.elapsed();
     if took >= SLOW_STEP {
         tracing::warn!(
             step,
             took_ms = took.as_millis() as u64,
-            jobs,
+            jobs = jobs.map(|n| n as u64),
             "slow store step"
         );
     }
@@ -458,7 +460,7 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
         } else {
             apply(&mut c, &batch, &mut state)
         };
-        warn_if_slow("commit", started, batch.len());
+        warn_if_slow("commit", started, Some(batch.len()));
         match result {
             Ok(()) => {
                 for j in batch {
@@ -479,7 +481,7 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
             // A failure here only leaves the WAL longer; the background checkpointer goes on.
             let started = std::time::Instant::now();
             let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-            warn_if_slow("WAL reset", started, 0);
+            warn_if_slow("WAL reset", started, None);
             last_reset = std::time::Instant::now();
         }
     }
