@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::graph_error::GraphError;
 use crate::ids;
 use crate::limits::Limited;
+use crate::metrics::SendOutcome;
 use crate::send_body::{parse_send_body, MessageKind, OutboundMessage, SendBody};
 use crate::template_json::send_components_from_json;
 use crate::templates;
@@ -27,7 +28,6 @@ use openwaba_engine::{Outbound, SendStatus, WaId};
 use openwaba_store::{MessageRecord, ShortText, UserEvent, Write};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 type St = State<Arc<AppState>>;
@@ -165,11 +165,11 @@ pub(crate) async fn graph_call(
     parts: axum::http::request::Parts,
     body: Result<Bytes, BodyError>,
 ) -> Response {
-    st.metrics.requests.fetch_add(1, Relaxed);
+    st.metrics.request();
     let body = match body {
         Ok(body) => body,
         Err(e) => {
-            st.metrics.errors.fetch_add(1, Relaxed);
+            st.metrics.error();
             let e: &(dyn std::error::Error + 'static) = &*e;
             let too_large = std::iter::successors(Some(e), |s| s.source())
                 .any(|s| s.is::<http_body_util::LengthLimitError>());
@@ -215,7 +215,7 @@ pub(crate) async fn graph_call(
         )
             .into_response(),
         Err(e) => {
-            st.metrics.errors.fetch_add(1, Relaxed);
+            st.metrics.error();
             error_response(&e)
         }
     }
@@ -729,7 +729,7 @@ async fn decide_and_record(
                     .map(|s| s.spent(&phone.waba_id, month))
                     .unwrap_or(openwaba_engine::Money::ZERO);
                 if (spent + charge).decimal() > b.amount.decimal() {
-                    st.metrics.sent_rejected.fetch_add(1, Relaxed);
+                    st.metrics.sent(SendOutcome::Rejected);
                     return Err(crate::ledger::budget_exceeded(
                         &phone.waba_id,
                         month,
@@ -746,11 +746,11 @@ async fn decide_and_record(
         let (status, error_code) = match outcome.status {
             SendStatus::Delivered => ("delivered", None),
             SendStatus::Rejected(r) => {
-                st.metrics.sent_rejected.fetch_add(1, Relaxed);
+                st.metrics.sent(SendOutcome::Rejected);
                 return Err(GraphError::engine(r.code(), r.title(), r.details(), 400));
             }
             SendStatus::Failed(f) if phone.sync_failures => {
-                st.metrics.sent_failed.fetch_add(1, Relaxed);
+                st.metrics.sent(SendOutcome::Failed);
                 return Err(GraphError::engine(f.code(), f.title(), f.details(), 400));
             }
             SendStatus::Failed(f) => ("failed", Some(f.code())),
@@ -786,10 +786,10 @@ async fn decide_and_record(
             receipt: (status == "delivered").then_some(ShortText::const_new("sent")),
         };
         let kind = if status == "delivered" {
-            st.metrics.sent_delivered.fetch_add(1, Relaxed);
+            st.metrics.sent(SendOutcome::Delivered);
             StatusKind::Sent
         } else {
-            st.metrics.sent_failed.fetch_add(1, Relaxed);
+            st.metrics.sent(SendOutcome::Failed);
             StatusKind::Failed
         };
         // The `sent` (or `failed`) webhook is written with the message.

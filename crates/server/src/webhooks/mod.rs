@@ -626,7 +626,7 @@ async fn deliver(st: &Arc<AppState>, job: Job) {
         } else {
             let next = now + backoff_ms(failed);
             if next > head.created_at + w.settings.retry_horizon_ms {
-                st.metrics.webhooks_dead.fetch_add(1, Ordering::Relaxed);
+                st.metrics.webhook_dead();
                 tracing::warn!(seq = head.seq, app = %head.app_id, "webhook dead-lettered after the retry horizon");
                 ("dead", None)
             } else {
