@@ -1,5 +1,6 @@
 //! Prometheus metrics, in the text exposition format, without a dependency: a handful of
-//! counters and one latency histogram are all `/metrics` needs.
+//! counters and three histograms are all `/metrics` needs. What every request counts is
+//! kept per thread (see [`Shard`]) and summed when `/metrics` is read.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -17,18 +18,18 @@ const BUCKETS_MS: [f64; 12] = [
 #[derive(Default)]
 struct Histogram {
     buckets: [AtomicU64; BUCKETS_MS.len() + 1],
-    /// In its owner's unit: microseconds for request latency, milliseconds for the others.
-    sum: AtomicU64,
+    /// In microseconds, whatever the histogram measures.
+    sum_us: AtomicU64,
 }
 
 impl Histogram {
-    fn observe(&self, ms: f64, sum_units: u64) {
+    fn observe(&self, ms: f64) {
         let i = BUCKETS_MS
             .iter()
             .position(|b| ms <= *b)
             .unwrap_or(BUCKETS_MS.len());
         self.buckets[i].fetch_add(1, Relaxed);
-        self.sum.fetch_add(sum_units, Relaxed);
+        self.sum_us.fetch_add((ms * 1000.0) as u64, Relaxed);
     }
 }
 
@@ -73,15 +74,15 @@ pub struct Metrics {
     webhooks_delivered: AtomicU64,
     webhooks_failed_attempts: AtomicU64,
     webhooks_dead: AtomicU64,
-    /// From an event's creation to its delivery, on the server's clock (sum in ms).
+    /// From an event's creation to its delivery, on the server's clock.
     lag: Histogram,
     /// From a simulated receipt's due instant to its report (how late the scheduler fired
     /// it): a receipt's webhook is caused at its due instant, so its cause-to-delivery time is
-    /// this plus the delivery lag (sum in ms).
+    /// this plus the delivery lag.
     receipt_lateness: Histogram,
 }
 
-fn render_histogram(s: &mut String, name: &str, help: &str, hs: &[&Histogram], sum_scale: f64) {
+fn render_histogram(s: &mut String, name: &str, help: &str, hs: &[&Histogram]) {
     let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
     let mut cumulative = 0;
     for (i, b) in BUCKETS_MS.iter().enumerate() {
@@ -92,7 +93,7 @@ fn render_histogram(s: &mut String, name: &str, help: &str, hs: &[&Histogram], s
         + hs.iter()
             .map(|h| h.buckets[BUCKETS_MS.len()].load(Relaxed))
             .sum::<u64>();
-    let sum = hs.iter().map(|h| h.sum.load(Relaxed)).sum::<u64>() as f64 / sum_scale;
+    let sum = hs.iter().map(|h| h.sum_us.load(Relaxed)).sum::<u64>() as f64 / 1e6;
     let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {count}");
     let _ = writeln!(s, "{name}_sum {sum}");
     let _ = writeln!(s, "{name}_count {count}");
@@ -124,9 +125,7 @@ impl Metrics {
     }
 
     pub fn observe_latency(&self, seconds: f64) {
-        self.shard()
-            .latency
-            .observe(seconds * 1000.0, (seconds * 1e6) as u64);
+        self.shard().latency.observe(seconds * 1000.0);
     }
 
     pub fn observe_webhook(&self, ok: bool) {
@@ -137,18 +136,17 @@ impl Metrics {
         }
     }
 
+    /// A webhook event given up on after its retry horizon.
     pub fn webhook_dead(&self) {
         self.webhooks_dead.fetch_add(1, Relaxed);
     }
 
     pub fn observe_webhook_lag(&self, ms: i64) {
-        let ms = ms.max(0);
-        self.lag.observe(ms as f64, ms as u64);
+        self.lag.observe(ms.max(0) as f64);
     }
 
     pub fn observe_receipt_lateness(&self, ms: i64) {
-        let ms = ms.max(0);
-        self.receipt_lateness.observe(ms as f64, ms as u64);
+        self.receipt_lateness.observe(ms.max(0) as f64);
     }
 
     /// A per-request counter summed over the shards.
@@ -173,7 +171,6 @@ impl Metrics {
             "openwaba_request_duration_seconds",
             "Graph API request latency.",
             &self.shards.iter().map(|s| &s.latency).collect::<Vec<_>>(),
-            1e6,
         );
         let _ = writeln!(s, "# HELP openwaba_webhook_attempts_total Webhook POSTs, by result.\n# TYPE openwaba_webhook_attempts_total counter");
         for (r, v) in [
@@ -192,14 +189,12 @@ impl Metrics {
             "openwaba_webhook_delivery_lag_seconds",
             "From a webhook event's cause to its delivery (HTTP 200).",
             &[&self.lag],
-            1e3,
         );
         render_histogram(
             &mut s,
             "openwaba_receipt_lateness_seconds",
             "From a simulated receipt's due instant to its report.",
             &[&self.receipt_lateness],
-            1e3,
         );
         s
     }
