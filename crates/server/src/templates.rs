@@ -292,6 +292,14 @@ pub async fn create(st: &Arc<AppState>, waba_id: &str, body: &[u8]) -> Result<Va
         return Err(err);
     }
     let others: Vec<&TemplateDefinition> = existing.iter().map(|e| &*e.def).collect();
+    // A WABA's templates list in creation order, `(created_at, id)` (see `list`), and ids are
+    // random: a template created in the millisecond of an earlier one (a burst, or a frozen
+    // virtual clock) is stamped a millisecond after the WABA's latest, so its id never puts
+    // it before them.
+    let created_at = existing
+        .iter()
+        .map(|e| e.record.created_at + 1)
+        .fold(st.clock.now().millis(), i64::max);
     let record = reviewed_or_pending(
         st,
         waba_id,
@@ -299,7 +307,7 @@ pub async fn create(st: &Arc<AppState>, waba_id: &str, body: &[u8]) -> Result<Va
         &def,
         &others,
         allow,
-        st.clock.now().millis(),
+        created_at,
     );
     let resp = json!({"id": record.id, "status": record.status, "category": record.category});
     let entry = TemplateEntry::from_record(record.clone()).unwrap_or(TemplateEntry {

@@ -507,6 +507,35 @@ async fn template_paging_emits_next_only_when_more_remains() {
     assert!(r["paging"].get("next").is_none(), "{r}");
 }
 
+/// Templates list in the order they were created, even when a burst shares one millisecond:
+/// on a frozen clock every creation happens at the same instant, and their ids are random.
+#[tokio::test]
+async fn templates_created_in_one_millisecond_list_in_creation_order() {
+    let app = frozen_app("2026-03-02T10:00:00Z", "").await;
+    let names: Vec<String> = (0..8).map(|i| format!("burst_{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let t = json!({"name": name, "language": "en_US", "category": "marketing",
+                       "components": [{"type": "BODY", "text": format!("Offer number {i} for you")}]});
+        let (s, b) = app
+            .post(&format!("/v23.0/{WABA}/message_templates"), t)
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = app
+        .get(&format!(
+            "/v23.0/{WABA}/message_templates?limit=100&fields=name"
+        ))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let listed: Vec<&str> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, names, "{b}");
+}
+
 #[tokio::test]
 async fn a_promotional_utility_template_is_approved_as_marketing() {
     let app = spawn_app().await;
