@@ -527,13 +527,7 @@ async fn templates_created_in_one_millisecond_list_in_creation_order() {
         ))
         .await;
     assert_eq!(s, 200, "{b}");
-    let listed: Vec<&str> = b["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(listed, names, "{b}");
+    assert_eq!(names_in_data(&b), names, "{b}");
 }
 
 #[tokio::test]

@@ -562,13 +562,7 @@ async fn a_runtime_rate_card_prices_from_its_date_and_is_named_on_the_charge() {
     );
 
     let (_, cards) = app.get(&format!("/_openwaba/v1/{WABA}/rate_cards")).await;
-    let names: Vec<&str> = cards["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains(&"brazil-july"), "{cards}");
+    assert!(names_in_data(&cards).contains(&"brazil-july"), "{cards}");
 
     app.admin(
         &format!("/_admin/wabas/{WABA}/consent"),

@@ -335,6 +335,17 @@ pub fn text(to: &str, body: &str) -> Value {
     json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"body": body}})
 }
 
+/// The `name` of each entry of a list answer's `data` (templates, rate cards), in order.
+#[track_caller]
+pub fn names_in_data(page: &Value) -> Vec<&str> {
+    page["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data array in {page}"))
+        .iter()
+        .map(|entry| entry["name"].as_str().unwrap())
+        .collect()
+}
+
 /// `body` is a Graph error with `code`, a message, a type and a trace id.
 #[track_caller]
 pub fn assert_graph_error(body: &Value, code: u64) {
