@@ -26,6 +26,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("WABA {waba}: {what}")]
     Waba { waba: String, what: String },
+    #[error("cannot start the threads that serve HTTP: {0}")]
+    Threads(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -555,9 +557,10 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .set(public.trim_end_matches('/').to_owned());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state.clone());
-    let serving = state.clone();
+    let lanes = crate::http::Lanes::start(config.http_threads.0, &state, &app)
+        .map_err(StartError::Threads)?;
     let task = tokio::spawn(async move {
-        crate::http::serve(listener, serving, app, async move {
+        crate::http::serve(listener, lanes, async move {
             let _ = rx.await;
         })
         .await

@@ -48,6 +48,39 @@ pub struct Config {
     /// Post every delivered webhook twice (to test a client's deduplication).
     #[serde(default)]
     pub webhook_duplicates: bool,
+    /// Threads that serve the HTTP connections, each with a runtime of its own (default: one
+    /// per core; see [`crate::http`]).
+    #[serde(default = "default_http_threads")]
+    pub http_threads: HttpThreads,
+}
+
+/// How many threads serve the HTTP connections: at least one.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "usize")]
+pub struct HttpThreads(pub std::num::NonZeroUsize);
+
+impl TryFrom<usize> for HttpThreads {
+    type Error = String;
+    fn try_from(n: usize) -> Result<HttpThreads, String> {
+        std::num::NonZeroUsize::new(n)
+            .map(HttpThreads)
+            .ok_or_else(|| "must be at least 1".to_owned())
+    }
+}
+
+impl std::str::FromStr for HttpThreads {
+    type Err = String;
+    fn from_str(s: &str) -> Result<HttpThreads, String> {
+        let n: usize = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not a whole number"))?;
+        HttpThreads::try_from(n).map_err(|e| format!("`{s}`: {e}"))
+    }
+}
+
+fn default_http_threads() -> HttpThreads {
+    HttpThreads(std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN))
 }
 
 fn default_webhook_concurrency() -> usize {
@@ -199,6 +232,7 @@ impl Default for Config {
             webhook_concurrency: default_webhook_concurrency(),
             webhook_timeout: default_webhook_timeout(),
             webhook_duplicates: false,
+            http_threads: default_http_threads(),
         }
     }
 }
@@ -250,7 +284,7 @@ impl Config {
     /// `OPENWABA_VERIFY_TOKEN`, `OPENWABA_WEBHOOK_URL`, `OPENWABA_CLOCK`,
     /// `OPENWABA_CLOCK_START`, `OPENWABA_TEMPLATE_REVIEW_DELAY`,
     /// `OPENWABA_WEBHOOK_RETRY_HORIZON`, `OPENWABA_WEBHOOK_CONCURRENCY`,
-    /// `OPENWABA_WEBHOOK_TIMEOUT`, `OPENWABA_WEBHOOK_DUPLICATES`.
+    /// `OPENWABA_WEBHOOK_TIMEOUT`, `OPENWABA_WEBHOOK_DUPLICATES`, `OPENWABA_HTTP_THREADS`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let bad = |name: &str, what: String| ConfigError::Env {
             name: name.to_owned(),
@@ -303,6 +337,9 @@ impl Config {
                     format!("`{v}` is not a whole number"),
                 )
             })?;
+        }
+        if let Some(v) = get("OPENWABA_HTTP_THREADS") {
+            self.http_threads = v.parse().map_err(|e| bad("OPENWABA_HTTP_THREADS", e))?;
         }
         if let Some(v) = get("OPENWABA_WEBHOOK_RETRY_HORIZON") {
             self.webhook_retry_horizon = v
@@ -474,6 +511,34 @@ throughput_mps = 1000
         }
         for s in ["", "5", "1w", "-3s", "s"] {
             assert!(s.parse::<DurationSetting>().is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn http_threads_are_at_least_one() {
+        assert!(Config::default().http_threads.0.get() >= 1);
+        assert_eq!(
+            Config::from_toml("http_threads = 3")
+                .unwrap()
+                .http_threads
+                .0
+                .get(),
+            3
+        );
+        let e = Config::from_toml("http_threads = 0").unwrap_err();
+        assert!(e.to_string().contains("at least 1"), "{e}");
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "OPENWABA_HTTP_THREADS").then(|| "4".into()))
+            .unwrap();
+        assert_eq!(c.http_threads.0.get(), 4);
+        for bad in ["0", "two", "-1", ""] {
+            let e = c
+                .apply_env(|k| (k == "OPENWABA_HTTP_THREADS").then(|| bad.into()))
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("OPENWABA_HTTP_THREADS"),
+                "{bad}: {e}"
+            );
         }
     }
 }

@@ -37,10 +37,10 @@ fn is_send(method: &Method, path: &str) -> bool {
 
 /// What a connection's requests are served with. Each request's future must own what it
 /// uses (hyper's `Service::call` gives it no borrow), so it takes a clone of this
-/// connection's `Arc`, whose count only the core running the connection touches. Cloning
-/// the server-wide `Arc<AppState>` and router for every request instead made both tokio
-/// workers add to and subtract from the same two counts at every request, moving their cache
-/// lines between the cores.
+/// connection's `Arc`, whose count only the thread serving the connection touches. Cloning
+/// the server-wide `Arc<AppState>` and router for every request instead made both threads
+/// add to and subtract from the same two counts at every request, moving their cache lines
+/// between the cores.
 struct Served {
     st: Arc<AppState>,
     router: axum::Router,
@@ -64,27 +64,78 @@ async fn handle(served: &Served, req: Request<Incoming>) -> Response<Body> {
     graph_call(&served.st, parts, body).await
 }
 
-/// Serves `listener` until `shutdown` completes, then stops accepting and lets the requests
-/// in flight finish (as `axum::serve(...).with_graceful_shutdown` does).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// The threads that serve connections. Each runs a single-threaded tokio runtime of its own
+/// and keeps every connection it is handed, so a request is always polled on the thread
+/// that read it, and so is its answer when its commit wakes it.
+///
+/// Why not the one multi-threaded runtime: there, a request woken by the store's writer
+/// could be polled by either worker, and its connection's buffers and task then moved
+/// between the cores. Measured (BENCHMARKS.md, sixteenth and seventeenth sessions), per-thread
+/// runtimes served ~4% more sends a second (`bench/serve_ab.sh`, B/A median 1.04 over 42
+/// alternated pairs on two boxes). The acceptor stays on the main runtime with the
+/// background tasks (scheduler, webhooks) and hands connections out round robin: one
+/// listening socket, so a second server cannot silently share the port as it could with a
+/// listener per thread (`SO_REUSEPORT`).
+pub struct Lanes {
+    lanes: Vec<Lane>,
+}
+
+struct Lane {
+    connections: tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>,
+    /// Fires when the thread has finished its connections, after `connections` is dropped.
+    finished: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Lanes {
+    /// Starts `threads` threads serving `st` and `router`. An error (a thread or runtime the
+    /// system refused) is reported at start, not found later as a server that answers
+    /// nothing.
+    pub fn start(
+        threads: std::num::NonZeroUsize,
+        st: &Arc<AppState>,
+        router: &axum::Router,
+    ) -> std::io::Result<Lanes> {
+        let mut lanes = Vec::with_capacity(threads.get());
+        for _ in 0..threads.get() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (connections, handed) = tokio::sync::mpsc::unbounded_channel();
+            let (done, finished) = tokio::sync::oneshot::channel();
+            let (st, router) = (st.clone(), router.clone());
+            std::thread::Builder::new()
+                .name("ow-http".into())
+                .spawn(move || {
+                    rt.block_on(serve_handed(handed, st, router));
+                    // Tasks a request spawned and left running end with the runtime.
+                    drop(rt);
+                    let _ = done.send(());
+                })?;
+            lanes.push(Lane {
+                connections,
+                finished,
+            });
+        }
+        Ok(Lanes { lanes })
+    }
+}
+
+/// One thread's loop: serves each connection handed to it until the acceptor stops, then
+/// lets the requests in flight finish.
+async fn serve_handed(
+    mut handed: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream>,
     st: Arc<AppState>,
     router: axum::Router,
-    shutdown: impl Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper::server::conn::http1::Builder::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    accept_failed(e).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+    while let Some(stream) = handed.recv().await {
+        let stream = match tokio::net::TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "a connection could not be taken over");
+                continue;
+            }
         };
         let served = Arc::new(Served {
             st: st.clone(),
@@ -101,8 +152,53 @@ pub async fn serve(
             }
         });
     }
-    drop(listener);
     graceful.shutdown().await;
+}
+
+/// Accepts on `listener` and hands each connection to the next of `lanes` until `shutdown`
+/// completes, then stops accepting and waits until every lane has let its requests in
+/// flight finish (as `axum::serve(...).with_graceful_shutdown` does).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    lanes: Lanes,
+    shutdown: impl Future<Output = ()>,
+) {
+    let Lanes { lanes } = lanes;
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut next = 0;
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Out of this runtime's reactor, into the lane's.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "a connection could not be handed over");
+                continue;
+            }
+        };
+        next = (next + 1) % lanes.len();
+        if lanes[next].connections.send(stream).is_err() {
+            tracing::error!("an HTTP thread has stopped; its connection was closed");
+        }
+    }
+    drop(listener);
+    let mut finishing = Vec::with_capacity(lanes.len());
+    for lane in lanes {
+        drop(lane.connections);
+        finishing.push(lane.finished);
+    }
+    for finished in finishing {
+        let _ = finished.await;
+    }
 }
 
 /// An error from `accept`: a connection that died before it was accepted is nothing; any

@@ -542,3 +542,64 @@ async fn a_promotional_utility_template_is_approved_as_marketing() {
     assert_eq!(b["status"], "APPROVED");
     assert_eq!(b["category"], "MARKETING");
 }
+
+/// Graceful shutdown, as a client sees it: once a stop is asked for, no new connection is
+/// accepted, a request already being read is still answered (and its message kept), an idle
+/// keep-alive connection does not hold the stop up, and the stop ends once nothing is in
+/// flight. The connections are served on threads of their own (`http::Lanes`), so the stop
+/// must wait for each of them.
+#[tokio::test]
+async fn a_stop_finishes_the_request_in_flight_and_refuses_new_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = spawn_app().await;
+    app.user_writes(USER).await;
+    let addr = app.running.as_ref().unwrap().addr;
+    let body = text(USER, "sent while stopping").to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(
+        format!(
+            "POST /v23.0/{PHONE}/messages HTTP/1.1\r\nHost: {addr}\r\n\
+             Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{head}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // The request has been read up to half its body before the stop.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stopping = tokio::spawn(app.running.take().unwrap().stop());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !stopping.is_finished(),
+        "the stop ended with a request in flight"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "a new connection was accepted after the stop"
+    );
+    conn.write_all(tail.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    // hyper closes the connection after this answer, since the server is stopping.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the answer did not come")
+    .unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let reply: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let id = reply["messages"][0]["id"].as_str().unwrap().to_owned();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stopping)
+        .await
+        .expect("the stop did not end once nothing was in flight")
+        .unwrap();
+    // The message answered during the stop is in the store when the server starts again.
+    app.restart().await;
+    assert_eq!(app.stored(&id).id, id);
+    app.stop().await;
+}
