@@ -71,8 +71,8 @@ async fn handle(served: &Served, req: Request<Incoming>) -> Response<Body> {
 /// Why not the one multi-threaded runtime: there, a request woken by the store's writer
 /// could be polled by either worker, and its connection's buffers and task then moved
 /// between the cores. Measured (BENCHMARKS.md, sixteenth and seventeenth sessions), per-thread
-/// runtimes served ~4% more sends a second (`bench/serve_ab.sh`, B/A median 1.04 over 42
-/// alternated pairs on two boxes). The acceptor stays on the main runtime with the
+/// runtimes served 4-7% more sends a second (`bench/serve_ab.sh`: B/A medians of 1.04 to
+/// 1.07 in five alternated runs on two boxes). The acceptor stays on the main runtime with the
 /// background tasks (scheduler, webhooks) and hands connections out round robin: one
 /// listening socket, so a second server cannot silently share the port as it could with a
 /// listener per thread (`SO_REUSEPORT`).
