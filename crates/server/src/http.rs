@@ -71,8 +71,8 @@ async fn handle(served: &Served, req: Request<Incoming>) -> Response<Body> {
 /// Why not the one multi-threaded runtime: there, a request woken by the store's writer
 /// could be polled by either worker, and its connection's buffers and task then moved
 /// between the cores. Measured (BENCHMARKS.md, sixteenth and seventeenth sessions), per-thread
-/// runtimes served 4-7% more sends a second (`bench/serve_ab.sh`: B/A medians of 1.04 to
-/// 1.07 in five alternated runs on two boxes). The acceptor stays on the main runtime with the
+/// runtimes served ~4-7% more sends a second (`bench/serve_ab.sh`: B/A medians of 1.00 to
+/// 1.11 in five alternated runs on two boxes, 1.04 or more in four). The acceptor stays on the main runtime with the
 /// background tasks (scheduler, webhooks) and hands connections out round robin: one
 /// listening socket, so a second server cannot silently share the port as it could with a
 /// listener per thread (`SO_REUSEPORT`).
@@ -191,11 +191,12 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let mut finishing = Vec::with_capacity(lanes.len());
-    for lane in lanes {
-        drop(lane.connections);
-        finishing.push(lane.finished);
-    }
+    // Closing every lane's channel first lets the threads finish their connections together.
+    let (channels, finishing): (Vec<_>, Vec<_>) = lanes
+        .into_iter()
+        .map(|lane| (lane.connections, lane.finished))
+        .unzip();
+    drop(channels);
     for finished in finishing {
         let _ = finished.await;
     }
