@@ -70,12 +70,13 @@ async fn handle(served: &Served, req: Request<Incoming>) -> Response<Body> {
 ///
 /// Why not the one multi-threaded runtime: there, a request woken by the store's writer
 /// could be polled by either worker, and its connection's buffers and task then moved
-/// between the cores. Measured (BENCHMARKS.md, sixteenth and seventeenth sessions), per-thread
-/// runtimes served ~4-7% more sends a second (`bench/serve_ab.sh`: B/A medians of 1.00 to
-/// 1.11 in five alternated runs on two boxes, 1.04 or more in four). The acceptor stays on the main runtime with the
-/// background tasks (scheduler, webhooks) and hands connections out round robin: one
-/// listening socket, so a second server cannot silently share the port as it could with a
-/// listener per thread (`SO_REUSEPORT`).
+/// between the cores. Measured (BENCHMARKS.md, sixteenth and seventeenth sessions):
+/// per-thread runtimes served ~4-8% more sends a second (`bench/serve_ab.sh`: B/A medians
+/// of 1.00 to 1.11 in six alternated runs on two boxes, 1.04 or more in five).
+///
+/// The acceptor stays on the main runtime with the background tasks (scheduler, webhooks)
+/// and hands connections out round robin: one listening socket, so a second server cannot
+/// silently share the port as it could with a listener per thread (`SO_REUSEPORT`).
 pub struct Lanes {
     lanes: Vec<Lane>,
 }
