@@ -16,6 +16,7 @@
 
 pub mod ledger;
 pub mod records;
+pub mod replies;
 pub mod row;
 pub mod sqlite;
 
