@@ -128,8 +128,6 @@ async fn serve_handed(
     st: Arc<AppState>,
     router: axum::Router,
 ) {
-    // The commits made here are answered in one wake-up of this thread per commit.
-    let _answers = openwaba_store::replies::deliver_here();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper::server::conn::http1::Builder::new();
     while let Some(stream) = handed.recv().await {

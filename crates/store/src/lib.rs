@@ -16,7 +16,6 @@
 
 pub mod ledger;
 pub mod records;
-pub mod replies;
 pub mod row;
 pub mod sqlite;
 

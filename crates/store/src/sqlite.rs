@@ -3,7 +3,6 @@
 
 use crate::ledger::*;
 use crate::records::*;
-use crate::replies::{self, Reply, Route};
 use crate::{Store, StoreError, StoreFuture};
 use rusqlite::{params, Connection, OptionalExtension};
 use rustc_hash::FxHashMap;
@@ -286,27 +285,13 @@ impl<'a> Rollups<'a> {
 /// writes costs no measurable throughput.
 const MAX_BATCH: usize = 512;
 
-/// What a job's caller is told: the outcome, and the writes handed back. They are freed by
-/// the task that made them, not by the writer. Measured (BENCHMARKS.md): freeing a batch's
-/// records on the writer thread put every free on mimalloc's cross-thread path, in the one
-/// thread every commit waits for.
-pub(crate) type Answer = (Result<(), StoreError>, Vec<Write>);
-
 struct Job {
     writes: Vec<Write>,
-    done: oneshot::Sender<Answer>,
-    /// Where the answer goes when the caller's thread gathers its answers (see `replies`).
-    route: Option<Route<Answer>>,
-}
-
-impl Job {
-    fn answer(self, outcome: Result<(), StoreError>) -> (Option<Route<Answer>>, Reply<Answer>) {
-        let reply = Reply {
-            to: self.done,
-            answer: (outcome, self.writes),
-        };
-        (self.route, reply)
-    }
+    /// The outcome, and the writes handed back: they are freed by the task that made them,
+    /// not by the writer. Measured (BENCHMARKS.md): freeing a batch's records on the writer
+    /// thread put every free on mimalloc's cross-thread path, in the one thread every
+    /// commit waits for.
+    done: oneshot::Sender<(Result<(), StoreError>, Vec<Write>)>,
 }
 
 pub struct SqliteStore {
@@ -477,12 +462,18 @@ fn writer_loop(mut c: Connection, rx: mpsc::Receiver<Job>, caught_up: Arc<Atomic
         };
         warn_if_slow("commit", started, Some(batch.len()));
         match result {
-            Ok(()) => replies::deliver(batch.into_iter().map(|j| j.answer(Ok(())))),
-            // One bad write must not sink the others: retry each job alone.
-            Err(_) => replies::deliver(batch.into_iter().map(|j| {
-                let r = apply(&mut c, std::slice::from_ref(&j), &mut state);
-                j.answer(r)
-            })),
+            Ok(()) => {
+                for j in batch {
+                    let _ = j.done.send((Ok(()), j.writes));
+                }
+            }
+            Err(_) => {
+                // One bad write must not sink the others: retry each job alone.
+                for j in batch {
+                    let r = apply(&mut c, std::slice::from_ref(&j), &mut state);
+                    let _ = j.done.send((r, j.writes));
+                }
+            }
         }
         // The signal is taken at once, used or not: acting on a stale one would leave the
         // writer everything committed since (measured: 6-9k pages, 7-13 ms under full load).
@@ -997,11 +988,7 @@ impl Store for SqliteStore {
         let (done, wait) = oneshot::channel();
         let sent = self
             .jobs
-            .send(Job {
-                writes,
-                done,
-                route: replies::route_here(),
-            })
+            .send(Job { writes, done })
             .map_err(|_| StoreError::WriterGone);
         Box::pin(async move {
             sent?;
@@ -1463,40 +1450,6 @@ mod tests {
         .unwrap();
         let m = s.message(1, "m1").unwrap().unwrap();
         assert_eq!((m.waba_id.as_str(), m.charge), ("1", None));
-    }
-
-    /// Commits made on a thread that gathers its answers (as the HTTP threads do) are all
-    /// answered, a commit's worth in one delivery, and so are those made after it stops
-    /// gathering; the messages are in the file.
-    #[test]
-    fn commits_on_a_thread_that_gathers_its_answers_are_answered() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(dir.path()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let wait = std::time::Duration::from_secs(10);
-        rt.block_on(async {
-            let _gathered = crate::replies::deliver_here();
-            let commits: Vec<_> = (1..=64)
-                .map(|seq| {
-                    let m = msg(seq, &format!("m{seq}"), 10);
-                    s.commit(vec![Write::Message(std::sync::Arc::new(m))])
-                })
-                .collect();
-            for c in commits {
-                tokio::time::timeout(wait, c).await.unwrap().unwrap();
-            }
-        });
-        rt.block_on(async {
-            let m = msg(65, "m65", 10);
-            let c = s.commit(vec![Write::Message(std::sync::Arc::new(m))]);
-            tokio::time::timeout(wait, c).await.unwrap().unwrap();
-        });
-        for seq in [1, 64, 65] {
-            assert!(s.message(seq, &format!("m{seq}")).unwrap().is_some());
-        }
     }
 
     #[tokio::test]
