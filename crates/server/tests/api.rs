@@ -568,6 +568,14 @@ async fn a_stop_finishes_the_request_in_flight_and_refuses_new_connections() {
     )
     .await
     .unwrap();
+    // A keep-alive connection that has had its answer and sits idle through the stop.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut first = [0u8; 64];
+    let n = idle.read(&mut first).await.unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &first[..n]);
     // The request has been read up to half its body before the stop.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let stopping = tokio::spawn(app.running.take().unwrap().stop());
@@ -598,6 +606,17 @@ async fn a_stop_finishes_the_request_in_flight_and_refuses_new_connections() {
         .await
         .expect("the stop did not end once nothing was in flight")
         .unwrap();
+    // The idle connection was closed by the stop, not left open.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        idle.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(_)) | Ok(Err(_))),
+        "the idle connection stayed open"
+    );
     // The message answered during the stop is in the store when the server starts again.
     app.restart().await;
     assert_eq!(app.stored(&id).id, id);
