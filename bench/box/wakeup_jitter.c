@@ -13,22 +13,27 @@ static int by_value(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  int n = argc > 1 ? atoi(argv[1]) : 40000;
-  if (n < 1000) {
-    fprintf(stderr, "wakeup_jitter: N must be at least 1000, got %s\n", argv[1]);
-    return 2;
+  long n = 40000;
+  if (argc > 1) {
+    char *end;
+    n = strtol(argv[1], &end, 10);
+    if (*argv[1] == '\0' || *end != '\0' || n < 1000 || n > 10000000) {
+      fprintf(stderr, "wakeup_jitter: N must be a whole number from 1000 to 10000000, got '%s'\n",
+              argv[1]);
+      return 2;
+    }
   }
   double *over = malloc(n * sizeof(double));
   if (!over) return 1;
   struct timespec nap = {0, 200000}, a, b;
-  for (int i = 0; i < n; i++) {
+  for (long i = 0; i < n; i++) {
     clock_gettime(CLOCK_MONOTONIC, &a);
     nanosleep(&nap, 0);
     clock_gettime(CLOCK_MONOTONIC, &b);
     over[i] = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e6 - 0.2;
   }
   qsort(over, n, sizeof(double), by_value);
-  printf("wake-up oversleep (ms): p50 %.3f p99 %.3f p99.9 %.3f max %.3f (%d sleeps of 200 us)\n",
+  printf("wake-up oversleep (ms): p50 %.3f p99 %.3f p99.9 %.3f max %.3f (%ld sleeps of 200 us)\n",
          over[n / 2], over[n * 99 / 100], over[n * 999 / 1000], over[n - 1], n);
   free(over);
   return 0;

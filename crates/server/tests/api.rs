@@ -613,10 +613,7 @@ async fn a_stop_finishes_the_request_in_flight_and_refuses_new_connections() {
         idle.read_to_end(&mut rest),
     )
     .await;
-    assert!(
-        matches!(closed, Ok(Ok(_)) | Ok(Err(_))),
-        "the idle connection stayed open"
-    );
+    assert!(closed.is_ok(), "the idle connection stayed open");
     // The message answered during the stop is in the store when the server starts again.
     app.restart().await;
     assert_eq!(app.stored(&id).id, id);
